@@ -1,0 +1,166 @@
+"""Settings for every deployment, read from environment variables (see .env.example).
+
+The defaults are the embedded mode: SQLite in WAL mode, a SQLite-backed task queue,
+local-memory cache and a local media folder, so `make run` needs no server.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from sizhi.config.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = BASE_DIR.parent
+DATA_DIR = Path(env_str("SIZHI_DATA_DIR", str(PROJECT_DIR / "var")))
+
+DEBUG = env_bool("SIZHI_DEBUG", False)
+# The fallback key only exists so that a fresh checkout runs; production must set its own.
+SECRET_KEY = env_str("SIZHI_SECRET_KEY", "dev-insecure-sizhi-key-change-me-in-production-0123456789")
+ALLOWED_HOSTS = env_list("SIZHI_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("SIZHI_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "huey.contrib.djhuey",
+    "sizhi.accounts",
+    "sizhi.regions",
+    "sizhi.units",
+    "sizhi.cases",
+    "sizhi.notify",
+    "sizhi.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sizhi.config.urls"
+WSGI_APPLICATION = "sizhi.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "sizhi.web.context_processors.platform",
+            ],
+        },
+    },
+]
+
+_default_db = f"sqlite:///{DATA_DIR / 'sizhi.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", _default_db), conn_max_age=env_int("SIZHI_DB_CONN_MAX_AGE", 60)
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the web server and the worker read while the other writes.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["sizhi.accounts.backends.PhoneOrUsernameBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:home"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+# Front-end libraries come from the npm registry at set-up and are served from here, never a CDN.
+NODE_MODULES_DIR = PROJECT_DIR / "node_modules"
+STATICFILES_DIRS = [("vendor", NODE_MODULES_DIR)] if NODE_MODULES_DIR.exists() else []
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("SIZHI_MEDIA_ROOT", str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "sizhi",
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": env_int("SIZHI_WORKER_THREADS", 2), "worker_type": "thread"},
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "sizhi",
+        "filename": str(DATA_DIR / "queue.sqlite3"),
+        "immediate": env_bool("SIZHI_TASKS_IMMEDIATE", False),
+        "consumer": {"workers": env_int("SIZHI_WORKER_THREADS", 2), "worker_type": "thread"},
+    }
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SIZHI_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("SIZHI_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- platform settings -------------------------------------------------------------------------
+SIZHI_SMS_BACKEND = env_str("SIZHI_SMS_BACKEND", "sizhi.notify.sms.ConsoleSmsBackend")
+SIZHI_TILE_URL = env_str("SIZHI_TILE_URL", "")
+SIZHI_TILE_ATTRIBUTION = env_str("SIZHI_TILE_ATTRIBUTION", "")
+SIZHI_MAP_CENTER = (34.6197, 112.4540)  # 洛阳 city centre (lat, lng), the demo city
+SIZHI_MAX_PHOTOS = env_int("SIZHI_MAX_PHOTOS", 9)
+SIZHI_MAX_PHOTO_BYTES = env_int("SIZHI_MAX_PHOTO_BYTES", 10 * 1024 * 1024)
+SIZHI_MAX_PHOTO_PIXELS = env_int("SIZHI_MAX_PHOTO_PIXELS", 40_000_000)
+SIZHI_REOPEN_DAYS = env_int("SIZHI_REOPEN_DAYS", 7)
+SIZHI_CASE_NUMBER_PREFIX = env_str("SIZHI_CASE_NUMBER_PREFIX", "LY")

@@ -1,0 +1,13 @@
+from django.conf import settings
+from django.urls import include, path
+from django.views.static import serve
+
+urlpatterns = [
+    path("accounts/", include("sizhi.accounts.urls")),
+    path("console/", include("sizhi.cases.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("sizhi.web.urls")),
+]
+
+if settings.DEBUG:
+    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
