@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -133,9 +135,18 @@ class GridWorker(models.Model):
 
 class GridSetVersion(models.Model):
     """One row whose counter moves whenever any grid changes, so every process can tell
-    cheaply whether its in-memory spatial index is stale."""
+    cheaply whether its in-memory spatial index is stale.
+
+    `token` changes with every bump as well: a counter alone can come back to a value an index
+    was already built for (a rolled-back transaction, or every test starting again from 0),
+    while a fresh random token never does.
+    """
 
     version = models.PositiveBigIntegerField(default=0)
+    token = models.UUIDField(default=uuid.uuid4, editable=False)
+
+    def __str__(self) -> str:
+        return f"grid set v{self.version}"
 
 
 class Compound(models.Model):
@@ -169,7 +180,9 @@ class Building(models.Model):
 class Unit(models.Model):
     """单元 (a stairwell of a building), not a handling unit (see units.HandlingUnit)."""
 
-    building = models.ForeignKey(Building, on_delete=models.PROTECT, related_name="units", verbose_name=_("楼栋"))
+    building = models.ForeignKey(
+        Building, on_delete=models.PROTECT, related_name="units", verbose_name=_("楼栋")
+    )
     name = models.CharField(_("单元"), max_length=50)
 
     class Meta:
@@ -182,9 +195,12 @@ class Unit(models.Model):
 
 
 class Household(models.Model):
-    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="households", verbose_name=_("网格"))
+    grid = models.ForeignKey(
+        Grid, on_delete=models.PROTECT, related_name="households", verbose_name=_("网格")
+    )
     unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="households", verbose_name=_("单元")
+        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="households",
+        verbose_name=_("单元"),
     )
     door = models.CharField(_("门牌号"), max_length=50)
     head_name = models.CharField(_("户主"), max_length=50, blank=True)
