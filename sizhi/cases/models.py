@@ -40,7 +40,7 @@ class Case(models.Model):
     simultaneous actors win.
     """
 
-    number = models.CharField(_("案件编号"), max_length=24, unique=True)
+    number = models.CharField(_("案件编号"), max_length=32, unique=True)
     tracking_code = models.CharField(_("查询码"), max_length=32, unique=True)
     title = models.CharField(_("标题"), max_length=100)
     description = models.TextField(_("问题描述"), max_length=4000)

@@ -1,0 +1,95 @@
+"""Every read of cases goes through here, so lists, counts, search and exports are scoped
+exactly like detail pages: what a user cannot open, they cannot count either."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+
+from sizhi.accounts.models import DISPATCHER_ROLES, HANDLER_ROLES, Role, User
+from sizhi.accounts.selectors import active_memberships
+from sizhi.cases.models import Case, CaseEvent
+from sizhi.cases.permissions import case_scope_q, can_view_case
+from sizhi.cases.workflow import CaseStatus
+
+AnyUser = User | AnonymousUser | None
+
+# Sort keys a client may ask for; anything else falls back to the default (never passed raw to SQL).
+ORDERINGS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "updated": ("-updated_at", "-id"),
+    "number": ("number",),
+}
+
+
+def _with_related(qs: QuerySet[Case]) -> QuerySet[Case]:
+    return qs.select_related("category", "category__parent", "region", "grid", "assigned_unit")
+
+
+def case_list_for_user(
+    user: AnyUser,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    ordering: str = "newest",
+) -> QuerySet[Case]:
+    scope = case_scope_q(user)
+    if scope is None:
+        return Case.objects.none()
+    qs = Case.objects.filter(scope)
+    if status and status in CaseStatus.values:
+        qs = qs.filter(status=status)
+    if search:
+        term = search.strip()[:50]
+        qs = qs.filter(Q(number__iexact=term) | Q(title__icontains=term) | Q(address__icontains=term))
+    return _with_related(qs).order_by(*ORDERINGS.get(ordering, ORDERINGS["newest"]))
+
+
+def case_get_for_user(user: AnyUser, pk: int) -> Case | None:
+    """The case if the user may see it, otherwise None (the view answers 404 either way)."""
+    case = _with_related(Case.objects.filter(pk=pk)).select_related("reporter", "handler").first()
+    if case is None or not can_view_case(user, case):
+        return None
+    return case
+
+
+def case_queue_for_user(user: AnyUser) -> QuerySet[Case]:
+    """What waits for this user's action: dispatchers see intake, registration, dispatch and
+    closure; unit members see what was sent to their unit; grid workers what to verify."""
+    parts: list[Q] = []
+    for m in active_memberships(user):
+        if m.role in DISPATCHER_ROLES and m.scope is not None:
+            parts.append(
+                Q(region_code__startswith=m.scope.prefix)
+                & Q(status__in=[CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.REGISTERED,
+                                CaseStatus.VERIFYING, CaseStatus.VERIFIED])
+            )
+        if m.unit_id is not None and (m.role in HANDLER_ROLES or m.role in DISPATCHER_ROLES):
+            parts.append(Q(assigned_unit_id=m.unit_id, status__in=[CaseStatus.DISPATCHED, CaseStatus.HANDLING]))
+        if m.role == Role.GRID_WORKER and m.grid_id is not None:
+            parts.append(Q(grid_id=m.grid_id, status=CaseStatus.VERIFYING))
+    if not parts:
+        return Case.objects.none()
+    combined = parts[0]
+    for q in parts[1:]:
+        combined |= q
+    return _with_related(Case.objects.filter(combined)).order_by("created_at", "id")
+
+
+def cases_of_reporter(user: AnyUser) -> QuerySet[Case]:
+    if user is None or not user.is_authenticated:
+        return Case.objects.none()
+    return _with_related(Case.objects.filter(reporter=user)).order_by("-created_at", "-id")
+
+
+def case_by_tracking_code(code: str) -> Case | None:
+    code = (code or "").strip()
+    if not 16 <= len(code) <= 32:
+        return None
+    return _with_related(Case.objects.filter(tracking_code=code)).first()
+
+
+def case_timeline(case: Case, *, public_only: bool) -> QuerySet[CaseEvent]:
+    qs = case.events.select_related("actor", "actor_unit").prefetch_related("attachments")
+    return qs.filter(is_public=True) if public_only else qs

@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real settings with the background queue run inline and
+fast password hashing. DATABASE_URL still chooses SQLite or PostgreSQL."""
+
+from sizhi.config.settings import *  # noqa: F403
+
+HUEY = {"huey_class": "huey.MemoryHuey", "name": "sizhi-test", "immediate": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SIZHI_SMS_BACKEND = "sizhi.notify.sms.LocmemSmsBackend"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,71 @@
+"""Background delivery of the outbox."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import F, Q
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from sizhi.notify.models import Notification, NotificationChannel, NotificationStatus
+from sizhi.notify.sms import send_sms
+
+logger = logging.getLogger("sizhi.notify")
+MAX_ATTEMPTS = 5
+BATCH = 200
+# A claim older than this belongs to a worker that died mid-send; the message is tried again.
+CLAIM_TIMEOUT = timedelta(minutes=5)
+
+
+def _claimable(now: object) -> Q:
+    return Q(status=NotificationStatus.PENDING) | Q(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT  # type: ignore[operator]
+    )
+
+
+def deliver_batch() -> int:
+    """Send what is due. Each row is claimed with a conditional UPDATE before it is sent, so two
+    workers running at once never send the same message. Returns how many were sent."""
+    now = timezone.now()
+    sent = 0
+    ids = list(
+        Notification.objects.filter(_claimable(now), attempts__lt=MAX_ATTEMPTS)
+        .order_by("id")
+        .values_list("id", flat=True)[:BATCH]
+    )
+    for pk in ids:
+        claimed = Notification.objects.filter(_claimable(now), pk=pk).update(
+            status=NotificationStatus.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+        )
+        if claimed != 1:
+            continue
+        row = Notification.objects.get(pk=pk)
+        try:
+            if row.channel == NotificationChannel.SMS:
+                send_sms(row.phone, f"{row.subject} {row.body}")
+            # Inbox messages are delivered by being stored; marking them sent is all that is left.
+        except Exception as exc:  # one failing gateway call must not stop the rest of the batch
+            logger.warning("notification %s failed: %s", pk, type(exc).__name__)
+            retry = row.attempts < MAX_ATTEMPTS
+            Notification.objects.filter(pk=pk).update(
+                status=NotificationStatus.PENDING if retry else NotificationStatus.FAILED,
+                last_error=type(exc).__name__[:200],
+            )
+            continue
+        Notification.objects.filter(pk=pk).update(status=NotificationStatus.SENT, sent_at=timezone.now())
+        sent += 1
+    return sent
+
+
+@db_task()
+def deliver_pending() -> int:
+    return deliver_batch()
+
+
+@db_periodic_task(crontab(minute="*"))
+def deliver_pending_periodically() -> int:
+    # Catches what a dead worker left behind and what failed before.
+    return deliver_batch()
