@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -97,7 +98,7 @@ def refresh_grid_index() -> None:
     from sizhi.regions import spatial
 
     row, _ = GridSetVersion.objects.get_or_create(pk=1)
-    GridSetVersion.objects.filter(pk=row.pk).update(version=row.version + 1)
+    GridSetVersion.objects.filter(pk=row.pk).update(version=row.version + 1, token=uuid.uuid4())
     spatial.invalidate_grid_index()
 
 
