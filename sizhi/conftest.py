@@ -22,7 +22,7 @@ from sizhi.cases.models import Category
 from sizhi.regions.models import Grid, GridSetVersion, Region, RegionLevel, VillageKind
 from sizhi.units.models import HandlingUnit, UnitKind
 
-PASSWORD = "Sizhi-test-pass-2026"
+PASSWORD = "Sizhi-test-pass-2026"  # noqa: S105 - test accounts only
 
 
 def square(lng: float, lat: float, size: float = 0.01) -> dict:

@@ -3,7 +3,7 @@ gives a scope: a region subtree, or a single grid for grid workers."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -38,8 +38,6 @@ class User(AbstractUser):
     phone = models.CharField(_("手机号"), max_length=11, unique=True, null=True, blank=True)
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     is_citizen = models.BooleanField(_("群众账号"), default=False)
-
-    objects = UserManager()
 
     class Meta:
         verbose_name = _("用户")
@@ -97,3 +95,6 @@ class VerificationCode(models.Model):
     expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.created_at:%Y-%m-%d %H:%M}"

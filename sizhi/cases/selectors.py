@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from sizhi.accounts.models import DISPATCHER_ROLES, HANDLER_ROLES, Role, User
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases.models import Case, CaseEvent
-from sizhi.cases.permissions import case_scope_q, can_view_case
+from sizhi.cases.permissions import can_view_case, case_scope_q
 from sizhi.cases.workflow import CaseStatus
 
 AnyUser = User | AnonymousUser | None

@@ -24,7 +24,7 @@ class ConsoleSmsBackend:
     """Prints the message, so a developer can read verification codes in the `make run` output."""
 
     def send(self, phone: str, text: str) -> None:
-        print(f"[SMS → {phone}] {text}", flush=True)  # noqa: T201 - the console is this backend's channel
+        print(f"[SMS → {phone}] {text}", flush=True)
 
 
 @dataclass
