@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "sizhi.units",
     "sizhi.cases",
     "sizhi.notify",
+    "sizhi.workdays",
     "sizhi.web",
 ]
 
@@ -163,4 +164,6 @@ SIZHI_MAX_PHOTOS = env_int("SIZHI_MAX_PHOTOS", 9)
 SIZHI_MAX_PHOTO_BYTES = env_int("SIZHI_MAX_PHOTO_BYTES", 10 * 1024 * 1024)
 SIZHI_MAX_PHOTO_PIXELS = env_int("SIZHI_MAX_PHOTO_PIXELS", 40_000_000)
 SIZHI_REOPEN_DAYS = env_int("SIZHI_REOPEN_DAYS", 7)
+# Office hours on working days, for limits counted in working hours (签收时限).
+SIZHI_OFFICE_HOURS = env_str("SIZHI_OFFICE_HOURS", "08:30-12:00,14:30-18:00")
 SIZHI_CASE_NUMBER_PREFIX = env_str("SIZHI_CASE_NUMBER_PREFIX", "LY")
