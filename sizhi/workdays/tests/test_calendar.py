@@ -41,7 +41,7 @@ def test_zero_days_is_the_start_itself() -> None:
 
 
 def test_working_hours_stop_at_lunch_and_over_the_weekend() -> None:
-    # Friday 11:00 + 4 working hours: 1 h before lunch, 3 h 30 min in the afternoon → 17:30 (office 08:30-12:00, 14:30-18:00).
+    # Office 08:30-12:00, 14:30-18:00. Friday 11:00 + 4 h: 1 h before lunch, 3 h in the afternoon → 17:30.
     assert calendar.add_working_hours(at(2026, 11, 27, 11, 0), 4) == at(2026, 11, 27, 17, 30)
     # Friday 17:00 + 2 h: 1 h on Friday, the rest on Monday morning.
     assert calendar.add_working_hours(at(2026, 11, 27, 17, 0), 2) == at(2026, 11, 30, 9, 30)
