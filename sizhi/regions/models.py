@@ -133,6 +133,10 @@ class GridWorker(models.Model):
         return f"{self.grid} {self.get_role_display()}"
 
 
+# The one GridSetVersion row every writer bumps and every process reads.
+GRID_SET_VERSION_PK = 1
+
+
 class GridSetVersion(models.Model):
     """One row whose counter moves whenever any grid changes, so every process can tell
     cheaply whether its in-memory spatial index is stale.
