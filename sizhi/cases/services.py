@@ -411,7 +411,8 @@ def case_close(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
 
 def _check_rate(case: Case, actor: User | None, tracking_code: str | None) -> None:
     if tracking_code is not None:
-        if not secrets.compare_digest(tracking_code, case.tracking_code):
+        # Compared as bytes: compare_digest raises TypeError on non-ASCII str, and the code is user input.
+        if not secrets.compare_digest(tracking_code.encode(), case.tracking_code.encode()):
             raise CasePermissionDenied(_("查询码不正确。"))
         return
     if not permissions.can_rate(actor, case):
