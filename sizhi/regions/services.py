@@ -337,11 +337,12 @@ def boundary_parse(raw: object) -> Boundary:
         parts = [_polygon(p, i) for i, p in enumerate(coordinates)]
         geometry = shapely.MultiPolygon([p for p, _c in parts])
         geojson = {"type": "MultiPolygon", "coordinates": [c for _p, c in parts]}
-    if geometry.is_empty or geometry.area <= 0:
-        raise _boundary_error(_("边界面积为零"))
+    # Validity first: a self-intersecting bow-tie has zero signed area and would be misreported.
     reason = shapely.is_valid_reason(geometry)
     if reason != "Valid Geometry":
         raise _boundary_error(_("边界不是有效的多边形（自相交、环重叠等）：%(reason)s") % {"reason": reason})
+    if geometry.is_empty or geometry.area <= 0:
+        raise _boundary_error(_("边界面积为零"))
     min_lng, min_lat, max_lng, max_lat = (float(v) for v in geometry.bounds)
     return Boundary(geometry=geometry, geojson=geojson, bbox=(min_lng, min_lat, max_lng, max_lat))
 
@@ -488,7 +489,6 @@ def region_rows_validate(rows: Sequence[RegionRow], *, progress: bool = False) -
             implied.setdefault(row.code, row)
     existing = _existing_regions([r.code for r in rows] + [r.parent_code for r in rows if r.parent_code])
     in_file_level = {code: r.level for code, r in implied.items()} | {c: r.level for c, r in primary.items()}
-    seen_bad: set[tuple[str, str]] = set()
     for row in progress_iter(rows, enabled=progress, desc=_("校验区划")):
         known = existing.get(row.code)
         if known is not None and known.level != row.level:
@@ -496,13 +496,10 @@ def region_rows_validate(rows: Sequence[RegionRow], *, progress: bool = False) -
                                    % {"code": row.code, "level": _level_label(known.level)}))
             continue
         if row.implied and not row.name and known is None and row.code not in primary:
-            key = (row.code, "nameless")
-            if key not in seen_bad:
-                seen_bad.add(key)
-                message = _("上级%(level)s %(code)s 不存在，文件中也没有它的名称；请先导入上级区划") % {
-                    "level": _level_label(row.level), "code": row.code,
-                }
-                errors.append(RowError(row.source, message))
+            message = _("上级%(level)s %(code)s 不存在，文件中也没有它的名称；请先导入上级区划") % {
+                "level": _level_label(row.level), "code": row.code,
+            }
+            errors.append(RowError(row.source, message))
             continue
         if row.parent_code is None:
             continue
