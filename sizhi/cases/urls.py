@@ -1,4 +1,12 @@
 from django.urls import path
 
+from sizhi.cases import views
+
 app_name = "cases"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("cases/", views.case_list, name="list"),
+    path("cases/<int:pk>/", views.case_detail, name="detail"),
+    path("cases/<int:pk>/act/<slug:action>/", views.case_act, name="act"),
+    path("cases/<int:pk>/photos/<int:attachment_id>/", views.case_photo, name="photo"),
+]
