@@ -3,6 +3,8 @@ exactly like detail pages: what a user cannot open, they cannot count either."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
@@ -10,6 +12,7 @@ from sizhi.accounts.models import DISPATCHER_ROLES, HANDLER_ROLES, Role, User
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases.models import Case, CaseEvent
 from sizhi.cases.permissions import can_view_case, case_scope_q
+from sizhi.cases.text import clean_text
 from sizhi.cases.workflow import CaseStatus
 
 AnyUser = User | AnonymousUser | None
@@ -21,6 +24,8 @@ ORDERINGS = {
     "updated": ("-updated_at", "-id"),
     "number": ("number",),
 }
+# What services.new_tracking_code produces; anything else is not looked up at all.
+TRACKING_CODE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 
 
 def _with_related(qs: QuerySet[Case]) -> QuerySet[Case]:
@@ -40,8 +45,9 @@ def case_list_for_user(
     qs = Case.objects.filter(scope)
     if status and status in CaseStatus.values:
         qs = qs.filter(status=status)
-    if search:
-        term = search.strip()[:50]
+    # Cleaned like stored text: a NUL is refused by PostgreSQL and a lone surrogate by every driver.
+    term = clean_text(search)[:50]
+    if term:
         qs = qs.filter(Q(number__iexact=term) | Q(title__icontains=term) | Q(address__icontains=term))
     return _with_related(qs).order_by(*ORDERINGS.get(ordering, ORDERINGS["newest"]))
 
@@ -85,7 +91,7 @@ def cases_of_reporter(user: AnyUser) -> QuerySet[Case]:
 
 def case_by_tracking_code(code: str) -> Case | None:
     code = (code or "").strip()
-    if not 16 <= len(code) <= 32:
+    if not TRACKING_CODE.fullmatch(code):
         return None
     return _with_related(Case.objects.filter(tracking_code=code)).first()
 
