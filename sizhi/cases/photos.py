@@ -68,7 +68,9 @@ def process_photo(upload: UploadedFile) -> ProcessedPhoto:
         image = image.convert("RGBA").convert("RGB") if "A" in image.getbands() else image.convert("RGB")
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
-    # No exif= argument: the new file carries no metadata at all.
+    # No exif= argument, and the decoder's info dropped: Pillow's JPEG writer copies a source
+    # comment (JPEG COM, GIF comment) from it by default, which would carry text or script through.
+    image.info.clear()
     image.save(out, format="JPEG", quality=85, optimize=True)
     content = out.getvalue()
     return ProcessedPhoto(
