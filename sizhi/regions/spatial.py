@@ -46,6 +46,7 @@ class GridIndex:
             key=lambda p: p[0],
         )
         self._ids = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+        self._id_list: list[int] = self._ids.tolist()
         self._geoms = np.empty(len(pairs), dtype=object)
         self._geoms[:] = [p[1] for p in pairs]
         # Prepared polygons answer point-in-polygon from an internal edge index instead of walking
@@ -58,16 +59,16 @@ class GridIndex:
 
     def locate(self, lng: float, lat: float) -> int | None:
         x, y = _coordinate(lng, 180.0), _coordinate(lat, 90.0)
-        if x is None or y is None or not len(self._ids):
+        if x is None or y is None:
             return None
-        candidates = self._tree.query(shapely.Point(x, y))
-        if not len(candidates):
-            return None
-        if len(candidates) == 1:
-            index = int(candidates[0])
-            return int(self._ids[index]) if shapely.intersects_xy(self._geoms[index], x, y) else None
-        hits = candidates[shapely.intersects_xy(self._geoms[candidates], x, y)]
-        return int(self._ids[hits.min()]) if len(hits) else None
+        point = shapely.Point(x, y)
+        best: int | None = None
+        # Usually one candidate; a plain loop over the bounding-box hits beats a vectorised
+        # call at this size (measured in bench/grid_lookup.py).
+        for candidate in self._tree.query(point).tolist():
+            if (best is None or candidate < best) and self._geoms[candidate].intersects(point):
+                best = candidate
+        return None if best is None else self._id_list[best]
 
     def locate_many(self, lngs: Sequence[float] | np.ndarray, lats: Sequence[float] | np.ndarray) -> list[int | None]:
         """Vectorised `locate`: one bounding-box query for all points, then one prepared
