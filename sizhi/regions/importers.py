@@ -217,6 +217,9 @@ def _records(text: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]
             if not any(c.strip() for c in cells):
                 continue
             line = reader.line_num
+            # Spreadsheets often save trailing empty columns; only real extra data is an error.
+            while len(cells) > len(header) and not cells[-1].strip():
+                cells.pop()
             if len(cells) != len(header):
                 yield line, {"__error__": _("应有 %(n)d 列，实际 %(m)d 列") % {"n": len(header), "m": len(cells)}}
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -122,7 +122,8 @@ class ImportSummary:
 
 def progress_iter(items: Iterable[T], *, enabled: bool, desc: str, total: int | None = None) -> Iterator[T]:
     # Progress goes to stderr so that the summary on stdout stays clean for scripts.
-    yield from tqdm(items, desc=desc, total=total, disable=not enabled, file=sys.stderr, unit="行")
+    empty = isinstance(items, Sized) and not len(items)
+    yield from tqdm(items, desc=desc, total=total, disable=not enabled or empty, file=sys.stderr, unit="行")
 
 
 def _messages(exc: ValidationError) -> list[str]:

@@ -207,3 +207,9 @@ def test_command_fails_with_every_bad_line(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "有 2 处错误" in message and "第 4 行" in message and "第 5 行" in message
     assert not Region.objects.exists()
+
+
+def test_crlf_and_trailing_empty_columns_from_spreadsheets_are_accepted() -> None:
+    text = (HEADER.rstrip("\n") + ",,\r\n" + GOOD.rstrip("\n") + ",,\r\n").replace("\n", "")
+    summary = import_divisions(text)
+    assert summary.counts["village"].created == 1
