@@ -1,23 +1,337 @@
-"""Staff workbench (工作台). Work in progress: every view answers 404 until it is built."""
+"""Staff workbench (工作台): my queue, the cases in my scope, one case with the actions I may take.
 
-from django.http import Http404, HttpRequest, HttpResponse
+Every view: a signed-in, non-admin staff member (anyone else gets the 403 page), every case
+read through cases.selectors (outside the user's scope is 404, whatever the channel), every
+change through exactly one function of cases.services. A service's CaseError becomes a message
+on the page with the error's own HTTP status, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
+
+from sizhi.accounts.models import User
+from sizhi.accounts.phones import mask_phone
+from sizhi.accounts.selectors import is_staff_member
+from sizhi.cases import forms as case_forms
+from sizhi.cases import permissions, selectors, services
+from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
+from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent
+from sizhi.cases.workflow import TRANSITIONS, CaseAction, allowed_actions
+
+PAGE_SIZE = 20
+
+ViewFunc = Callable[..., HttpResponseBase]
 
 
+# --- access --------------------------------------------------------------------------------------
+
+
+def login_url() -> str:
+    # The login page belongs to the accounts app; until it is mounted the path is still right.
+    try:
+        return reverse(settings.LOGIN_URL)
+    except NoReverseMatch:
+        return "/accounts/login/"
+
+
+def staff_required(view: ViewFunc) -> ViewFunc:
+    """Signed-in staff with at least one case-handling (non-admin) membership. Citizens and the
+    three administrator roles get the 403 page: they have no business in the workbench."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), login_url())
+        if not is_staff_member(request.user):
+            return render(request, "cases/403.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _staff(request: HttpRequest) -> User:
+    # staff_required has run: the user is a signed-in accounts.User.
+    return cast(User, request.user)
+
+
+def _case_or_404(user: User, pk: int) -> Case:
+    case = selectors.case_get_for_user(user, pk)
+    if case is None:
+        raise Http404
+    return case
+
+
+def _page(request: HttpRequest, qs: QuerySet[Case]) -> Page:
+    # get_page turns a missing, non-numeric or too-large page number into a valid page.
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+@require_safe
+@staff_required
 def queue(request: HttpRequest) -> HttpResponse:
-    raise Http404
+    page = _page(request, selectors.case_queue_for_user(_staff(request)))
+    return render(request, "cases/queue.html", {"page": page, "nav": "queue"})
 
 
+@require_safe
+@staff_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    raise Http404
+    user = _staff(request)
+    form = case_forms.CaseListFilterForm(request.GET)
+    status = form.value("status")
+    search = request.GET.get("q", "")
+    ordering = form.value("ordering") or "newest"
+    page = _page(request, selectors.case_list_for_user(user, status=status or None, search=search, ordering=ordering))
+    context = {
+        "page": page,
+        "nav": "list",
+        "filter_form": form,
+        "filter_status": status,
+        "filter_q": search[:50],
+        "filter_ordering": ordering,
+    }
+    return render(request, "cases/list.html", context)
 
 
+# --- actions -------------------------------------------------------------------------------------
+
+Perform = Callable[[Case, User, dict[str, Any]], CaseEvent]
+
+
+@dataclass(frozen=True)
+class ConsoleAction:
+    form_class: type[case_forms.ActionForm]
+    perform: Perform
+    success: Promise
+
+
+def _accept(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_accept(case=case, actor=actor, reason=data["reason"])
+
+
+def _reject(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_reject(
+        case=case, actor=actor, kind=data["kind"], reason=data["reason"], duplicate_of=data["duplicate_of"]
+    )
+
+
+def _register(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_register(case=case, actor=actor, category=data["category"], reason=data["reason"])
+
+
+def _dispatch(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_dispatch(case=case, actor=actor, unit=data["unit"], reason=data["reason"])
+
+
+def _sign_for(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_sign_for(case=case, actor=actor)
+
+
+def _return(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_return(case=case, actor=actor, reason=data["reason"])
+
+
+def _handle(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_handle(case=case, actor=actor, result=data["result"], photos=data["photos"])
+
+
+def _verify_pass(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_verify(case=case, actor=actor, passed=True, reason=data["reason"])
+
+
+def _verify_fail(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_verify(case=case, actor=actor, passed=False, reason=data["reason"])
+
+
+def _close(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+    return services.case_close(case=case, actor=actor, reason=data["reason"])
+
+
+# The staff actions, in the order their forms appear. Rating and reopening belong to the
+# reporter and live in the citizen portal.
+ACTIONS: dict[str, ConsoleAction] = {
+    CaseAction.ACCEPT: ConsoleAction(case_forms.AcceptForm, _accept, gettext_lazy("已受理。")),
+    CaseAction.REJECT: ConsoleAction(case_forms.RejectForm, _reject, gettext_lazy("已不予受理。")),
+    CaseAction.REGISTER: ConsoleAction(case_forms.RegisterForm, _register, gettext_lazy("已立案。")),
+    CaseAction.DISPATCH: ConsoleAction(case_forms.DispatchForm, _dispatch, gettext_lazy("已派遣。")),
+    CaseAction.SIGN_FOR: ConsoleAction(case_forms.SignForForm, _sign_for, gettext_lazy("已签收。")),
+    CaseAction.RETURN: ConsoleAction(case_forms.ReturnForm, _return, gettext_lazy("已退回。")),
+    CaseAction.HANDLE: ConsoleAction(case_forms.HandleForm, _handle, gettext_lazy("处置结果已提交，等待核查。")),
+    CaseAction.VERIFY_PASS: ConsoleAction(case_forms.VerifyPassForm, _verify_pass, gettext_lazy("核查通过。")),
+    CaseAction.VERIFY_FAIL: ConsoleAction(
+        case_forms.VerifyFailForm, _verify_fail, gettext_lazy("核查不通过，已退回重新处置。")
+    ),
+    CaseAction.CLOSE: ConsoleAction(case_forms.CloseForm, _close, gettext_lazy("已结案。")),
+}
+
+# verify_pass and verify_fail are two buttons of one form on the page.
+PANEL_OF: dict[str, str] = {CaseAction.VERIFY_PASS: "verify", CaseAction.VERIFY_FAIL: "verify"}
+
+
+def available_actions(user: User, case: Case) -> list[str]:
+    """The staff actions the workflow allows from the case's status and the user may take now."""
+    return [a for a in allowed_actions(case.status) if a in ACTIONS and permissions.can_perform(user, case, a)]
+
+
+# --- detail --------------------------------------------------------------------------------------
+
+
+def reporter_label(case: Case) -> str:
+    """Who reported, as staff may see it: never the full name or number (PIPL minimisation)."""
+    if case.is_anonymous:
+        return _("匿名")
+    reporter = case.reporter
+    if reporter is None:
+        return "—"
+    name = reporter.display_name.strip()
+    masked_name = f"{name[0]}{'*' * max(len(name) - 1, 1)}" if name else _("群众")
+    return f"{masked_name} · {mask_phone(reporter.phone)}" if reporter.phone else masked_name
+
+
+def _map_config(case: Case) -> dict[str, Any] | None:
+    point = [case.lat, case.lng] if case.lat is not None and case.lng is not None else None
+    grid = case.grid.boundary if case.grid is not None else None
+    if point is None and grid is None:
+        return None
+    return {
+        "point": point,
+        "grid": grid,
+        "center": list(settings.SIZHI_MAP_CENTER),
+        # Tiles only when a deployment names a tile server; the point and grid draw without them.
+        "tileUrl": settings.SIZHI_TILE_URL or None,
+        "attribution": settings.SIZHI_TILE_ATTRIBUTION,
+    }
+
+
+@dataclass
+class ActionError:
+    message: str
+    code: str
+    action: str
+
+
+def _render_detail(
+    request: HttpRequest,
+    case: Case,
+    *,
+    bound: case_forms.ActionForm | None = None,
+    bound_action: str = "",
+    error: ActionError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = _staff(request)
+    actions = available_actions(user, case)
+    panels: dict[str, case_forms.ActionForm] = {}
+    for action in actions:
+        panel = PANEL_OF.get(action, action)
+        if panel not in panels:
+            panels[panel] = ACTIONS[action].form_class(user=user, case=case)
+    if bound is not None:
+        panels[PANEL_OF.get(bound_action, bound_action)] = bound
+
+    timeline = list(selectors.case_timeline(case, public_only=False))
+    attachments = list(case.attachments.all())
+    context = {
+        "case": case,
+        "nav": "list",
+        "reporter_label": reporter_label(case),
+        "panels": panels,
+        "actions": actions,
+        "timeline": timeline,
+        "report_photos": [a for a in attachments if a.kind == AttachmentKind.REPORT],
+        "handling_photos": [a for a in attachments if a.kind == AttachmentKind.HANDLING],
+        "map_config": _map_config(case),
+        "action_error": error,
+    }
+    return render(request, "cases/detail.html", context, status=status)
+
+
+@require_safe
+@staff_required
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    raise Http404
+    return _render_detail(request, _case_or_404(_staff(request), pk))
 
 
+@require_POST
+@staff_required
 def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    raise Http404
+    """Parse the action's form, call its one service, then POST/redirect/GET. The status and
+    permission are checked first so that an impossible action is refused (409/403) before its
+    form is judged; the service checks both again under its conditional update."""
+    user = _staff(request)
+    case = _case_or_404(user, pk)
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404
+    form: case_forms.ActionForm | None = None
+    try:
+        if case.status not in TRANSITIONS[action].sources:
+            raise TransitionNotAllowed(action, case.status)
+        if not permissions.can_perform(user, case, action):
+            raise CasePermissionDenied(_("您无权对该案件执行此操作。"))
+        form = spec.form_class(request.POST, request.FILES, user=user, case=case)
+        if not form.is_valid():
+            error = ActionError(_("请检查填写的内容。"), "form_invalid", action)
+            return _render_detail(request, case, bound=form, bound_action=action, error=error, status=400)
+        spec.perform(case, user, form.cleaned_data)
+    except CaseError as err:
+        if form is not None and err.field and err.field in form.fields:
+            form.add_error(err.field, str(err.message))
+        # Reloaded: after a conflict the copy in hand is stale, and the page must show the truth.
+        fresh = selectors.case_get_for_user(user, case.pk) or case
+        error = ActionError(str(err.message), err.code, action)
+        return _render_detail(request, fresh, bound=form, bound_action=action, error=error, status=err.http_status)
+
+    messages.success(request, str(spec.success))
+    if not permissions.can_view_case(user, case):
+        # The action handed the case out of this user's sight (e.g. returned by a unit outside
+        # the case's region); the queue is where they continue.
+        return redirect("cases:queue")
+    return redirect("cases:detail", pk=case.pk)
 
 
-def case_photo(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
-    raise Http404
+# --- photos --------------------------------------------------------------------------------------
+
+
+@require_safe
+@staff_required
+def case_photo(request: HttpRequest, pk: int, attachment_id: int) -> FileResponse:
+    """A case photo, streamed through the storage API to those who may see the case: media
+    files are never served by URL, so this check cannot be bypassed by guessing a path."""
+    case = _case_or_404(_staff(request), pk)
+    attachment = Attachment.objects.filter(case=case, pk=attachment_id).first()
+    if attachment is None:
+        raise Http404
+    try:
+        handle = attachment.file.storage.open(attachment.file.name, "rb")
+    except (FileNotFoundError, OSError) as exc:
+        raise Http404 from exc
+    # Every stored photo was re-encoded as JPEG by cases.photos; anything else is not served as an image.
+    content_type = attachment.content_type
+    if not content_type.startswith("image/"):
+        content_type = "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{case.number}-{attachment.pk}.{attachment.extension}"'
+    response["Cache-Control"] = "private, max-age=600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
