@@ -72,7 +72,7 @@ class Membership(models.Model):
             models.UniqueConstraint(fields=["user", "role", "unit"], name="membership_unique_role_unit"),
             # A staff role that touches cases needs a scope; admin roles must not have one.
             models.CheckConstraint(
-                condition=Q(role__in=[r.value for r in ADMIN_ROLES]) | Q(scope__isnull=False),
+                condition=Q(role__in=sorted(r.value for r in ADMIN_ROLES)) | Q(scope__isnull=False),
                 name="membership_scope_required",
             ),
         ]

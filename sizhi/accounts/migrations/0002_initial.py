@@ -42,6 +42,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['system_admin', 'security_admin', 'audit_admin']), ('scope__isnull', False), _connector='OR'), name='membership_scope_required'),
+            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['audit_admin', 'security_admin', 'system_admin']), ('scope__isnull', False), _connector='OR'), name='membership_scope_required'),
         ),
     ]
