@@ -31,6 +31,11 @@ def deliver_batch() -> int:
     workers running at once never send the same message. Returns how many were sent."""
     now = timezone.now()
     sent = 0
+    # A worker that died during the last allowed attempt leaves a claim no one may retry; without
+    # this it would stay "sending" for ever instead of showing up as failed.
+    Notification.objects.filter(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT, attempts__gte=MAX_ATTEMPTS
+    ).update(status=NotificationStatus.FAILED, last_error="ClaimExpired")
     ids = list(
         Notification.objects.filter(_claimable(now), attempts__lt=MAX_ATTEMPTS)
         .order_by("id")
