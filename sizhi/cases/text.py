@@ -4,8 +4,12 @@ import math
 import re
 import unicodedata
 
-# NUL, other C0 controls except tab/newline, bidi overrides and zero-width characters.
-_UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# NUL, other C0 controls except tab/newline, C1 controls, bidi marks and overrides (incl. the
+# Arabic letter mark), and zero-width characters (incl. the word joiner and invisible operators).
+_UNWANTED = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    r"\u2066-\u2069\ufeff]"
+)
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 

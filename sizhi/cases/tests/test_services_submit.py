@@ -270,6 +270,22 @@ def test_submit_strips_nul_controls_bidi_overrides_and_zero_width_characters(wor
     assert case.address == "金业路18号"
 
 
+@pytest.mark.parametrize(
+    "invisible",
+    [
+        "\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9b",  # C0/C1 controls (NEL, CSI)
+        "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u180e", "\u2062",  # zero width
+        "\u200e", "\u200f", "\u061c", "\u202a", "\u202e", "\u2066", "\u2069",  # bidi marks and overrides
+    ],
+)
+def test_submit_strips_each_invisible_or_control_character(world: World, invisible: str) -> None:
+    case = submit(world, description=f"井盖{invisible}缺失很危险", address=f"金业路{invisible}18号")
+
+    case.refresh_from_db()
+    assert case.description == "井盖缺失很危险"
+    assert case.address == "金业路18号"
+
+
 def test_submit_strips_lone_surrogates(world: World) -> None:
     case = submit(world, description="井盖\ud800缺失\udfff很危险")
 
