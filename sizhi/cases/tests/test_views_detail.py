@@ -154,3 +154,17 @@ def test_form_ids_and_testids_are_stable(world: World, client: Client) -> None:
         'data-testid="reject-duplicate_of"', 'data-testid="action-submit-reject"',
     ):
         assert hook in html, hook
+
+
+def test_every_static_file_the_console_loads_is_served_locally(world: World, client: Client) -> None:
+    from django.conf import settings as django_settings
+    from django.contrib.staticfiles import finders
+
+    case = submit(world)
+    html = detail(client, world, case)
+    paths = re.findall(r'(?:src|href)="/static/([^"]+)"', html)
+    assert {"cases/console.css", "cases/console_map.js", "vendor/leaflet/dist/leaflet.js"} <= set(paths)
+    for path in paths:
+        if path.startswith("vendor/") and not django_settings.NODE_MODULES_DIR.exists():
+            continue  # npm install has not run here; the vendor path is still the right one
+        assert finders.find(path), path
