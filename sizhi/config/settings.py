@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "sizhi.notify",
     "sizhi.workdays",
     "sizhi.web",
+    "sizhi.demo",
 ]
 
 MIDDLEWARE = [

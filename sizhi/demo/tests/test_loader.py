@@ -1,0 +1,117 @@
+"""What the demo loader makes, on a reduced city (洛龙区 only, a few dozen cases)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.utils import timezone
+
+from sizhi.accounts.models import Membership, Role, User
+from sizhi.cases.models import Case, CaseEvent
+from sizhi.cases.workflow import CaseAction, CaseStatus, Channel
+from sizhi.demo.loader import HISTORY_DAYS, load_demo
+from sizhi.demo.people import DEMO_LOGINS, DEMO_PASSWORD, DEMO_VILLAGE_CODE
+from sizhi.notify.models import Notification, NotificationStatus
+from sizhi.regions.models import Grid, GridRole, GridWorker, Region, RegionLevel
+from sizhi.regions.spatial import locate_grid_id
+from sizhi.units.models import HandlingUnit, UnitKind
+
+LUOLONG = "410311"
+CASES = 60
+
+
+@pytest.fixture(scope="module")
+def demo_city(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """One demo city for every test here (they only read it), rolled back after the last one."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        summary = load_demo(districts=[LUOLONG], cases=CASES, seed=7)
+        assert summary.loaded
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo(demo_city: None, db: None) -> None:
+    return None
+
+
+def test_every_case_status_is_present(demo: None) -> None:
+    statuses = set(Case.objects.values_list("status", flat=True))
+    assert statuses == set(CaseStatus.values)
+    assert Case.objects.count() == CASES
+
+
+def test_every_role_has_an_account_that_signs_in_with_the_demo_password(demo: None) -> None:
+    roles = set(Membership.objects.values_list("role", flat=True))
+    assert roles >= set(Role.values)
+    for login in DEMO_LOGINS:
+        user = authenticate(username=login.username, password=DEMO_PASSWORD)
+        assert user is not None, login.username
+        if login.role == "citizen":
+            assert user.is_citizen and user.phone == login.username
+        else:
+            assert user.memberships.filter(role=login.role).exists(), login.username
+
+
+def test_staff_work_in_one_corner_of_the_city(demo: None) -> None:
+    village = Region.objects.get(code=DEMO_VILLAGE_CODE)
+    worker = User.objects.get(username="grid_worker")
+    membership = worker.memberships.get()
+    assert membership.scope == village
+    assert membership.grid is not None and membership.grid.village == village
+    assert GridWorker.objects.filter(user=worker, grid=membership.grid, role=GridRole.WORKER).exists()
+    leader = GridWorker.objects.get(grid=membership.grid, role=GridRole.LEADER)
+    assert leader.user.username == "party_secretary"
+
+    def only_membership(username: str) -> Membership:
+        return Membership.objects.select_related("scope", "unit").get(user__username=username)
+
+    assert only_membership("town_dispatcher").scope == Region.objects.get(code="410311194000")
+    assert only_membership("district_dispatcher").scope == Region.objects.get(code="410311000000")
+    assert str(only_membership("department_handler").unit) == "洛龙区城市管理局"
+    for username in ("system_admin", "security_admin", "audit_admin"):
+        assert User.objects.get(username=username).memberships.get().scope is None
+
+
+def test_handling_units_at_every_level(demo: None) -> None:
+    regions = Region.objects.all()
+    centres = HandlingUnit.objects.filter(kind=UnitKind.COMMAND_CENTRE)
+    assert centres.count() == regions.exclude(level=RegionLevel.VILLAGE).count()
+    committees = HandlingUnit.objects.filter(kind=UnitKind.VILLAGE_COMMITTEE)
+    assert committees.count() == regions.filter(level=RegionLevel.VILLAGE).count()
+    departments = set(HandlingUnit.objects.filter(kind=UnitKind.DEPARTMENT).values_list("name", flat=True))
+    assert {"洛龙区城市管理局", "洛龙区水利局", "洛龙区公安分局", "洛龙区人力资源和社会保障局"} <= departments
+    assert not Region.objects.filter(level=RegionLevel.DISTRICT).exclude(code__startswith=LUOLONG).exists()
+
+
+def test_cases_lie_in_their_grids_with_a_past_history(demo: None) -> None:
+    now = timezone.now()
+    assert Grid.objects.exists()
+    for case in Case.objects.all():
+        assert case.grid is not None and case.lat is not None and case.lng is not None
+        assert locate_grid_id(case.lat, case.lng) == case.grid.pk
+        assert case.region_code == case.grid.region_code
+        times = list(case.events.order_by("pk").values_list("created_at", flat=True))
+        assert times == sorted(times), case.number
+        assert times[0] == case.created_at
+        assert now - timedelta(days=HISTORY_DAYS + 30) < case.created_at <= times[-1] <= now
+        assert case.number[2:10] == f"{timezone.localtime(case.created_at):%Y%m%d}"
+        assert case.description and case.title
+
+
+def test_cases_went_through_the_workflow(demo: None) -> None:
+    closed = Case.objects.filter(status=CaseStatus.CLOSED)
+    for case in closed:
+        actions = list(case.events.values_list("action", flat=True))
+        assert actions[0] == CaseAction.SUBMIT
+        assert CaseAction.HANDLE in actions and CaseAction.CLOSE in actions
+    assert CaseEvent.objects.filter(action=CaseAction.RATE).exists()
+    assert Case.objects.filter(channel=Channel.HOTLINE).exists()
+    # The demo's history was delivered when it happened: the worker starts with an empty outbox.
+    assert Notification.objects.exists()
+    assert not Notification.objects.exclude(status=NotificationStatus.SENT).exists()
