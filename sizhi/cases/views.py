@@ -246,8 +246,11 @@ def _render_detail(
         panel = PANEL_OF.get(action, action)
         if panel not in panels:
             panels[panel] = ACTIONS[action].form_class(user=user, case=case)
-    if bound is not None:
-        panels[PANEL_OF.get(bound_action, bound_action)] = bound
+    bound_panel = PANEL_OF.get(bound_action, bound_action)
+    if bound is not None and bound_panel in panels:
+        # The submitted form comes back with what was typed and its errors, but only while the
+        # action is still possible (after a conflict the case may have moved on).
+        panels[bound_panel] = bound
 
     timeline = list(selectors.case_timeline(case, public_only=False))
     attachments = list(case.attachments.all())

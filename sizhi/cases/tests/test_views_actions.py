@@ -100,13 +100,28 @@ def test_unknown_action_answers_404_and_get_is_not_allowed(world: World, client:
     assert unchanged(case)
 
 
-def test_someone_else_acting_first_answers_409_conflict(world: World, client: Client) -> None:
+def test_someone_else_acting_first_answers_409_conflict_and_shows_the_case_as_it_is_now(
+    world: World, client: Client
+) -> None:
     case = submit(world)
-    with mock.patch.object(services, "case_accept", side_effect=CaseConflict()):
-        response = post(client, world, "town_dispatcher", case, A.ACCEPT)
+    real_accept = services.case_accept
+
+    def accepted_by_someone_else_first(**kwargs: object) -> None:
+        # The district dispatcher wins the race; this request's conditional update then fails.
+        real_accept(case=Case.objects.get(pk=case.pk), actor=world.user("district_dispatcher"))
+        raise CaseConflict()
+
+    with mock.patch.object(services, "case_accept", side_effect=accepted_by_someone_else_first):
+        response = post(client, world, "town_dispatcher", case, A.ACCEPT, {"reason": "受理"})
     assert response.status_code == 409
-    assert "该案件刚刚已被他人处理，请刷新后重试。" in response.content.decode()
-    assert 'data-error-code="case_conflict"' in response.content.decode()
+    html = response.content.decode()
+    assert "该案件刚刚已被他人处理，请刷新后重试。" in html
+    assert 'data-error-code="case_conflict"' in html
+    assert 'data-status="accepted"' in html
+    assert "action-form-accept" not in html and 'data-testid="action-form-register"' in html
+    assert list(case.events.values_list("action", "actor__username")) == [
+        (A.SUBMIT, None), (A.ACCEPT, "district_dispatcher"),
+    ]
 
 
 def test_forged_fields_are_ignored(world: World, client: Client) -> None:

@@ -322,3 +322,12 @@ def test_list_and_queue_query_count_does_not_grow_with_rows(
         assert response.status_code == 200
     html = client.get(list_url).content.decode()
     assert 'data-testid="case-count">共 30 件<' in html
+
+
+def test_ids_beyond_any_integer_column_answer_404(world: World, client: Client) -> None:
+    case = submit(world)
+    huge = 10**30
+    as_user(client, world, "town_dispatcher")
+    assert client.get(f"/console/cases/{huge}/").status_code == 404
+    assert client.get(f"/console/cases/{case.pk}/photos/{huge}/").status_code == 404
+    assert client.post(f"/console/cases/{huge}/act/accept/").status_code == 404
