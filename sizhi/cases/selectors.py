@@ -4,13 +4,15 @@ exactly like detail pages: what a user cannot open, they cannot count either."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from sizhi.accounts.models import DISPATCHER_ROLES, HANDLER_ROLES, Role, User
 from sizhi.accounts.selectors import active_memberships
-from sizhi.cases.models import Case, CaseEvent
+from sizhi.cases.models import Attachment, Case, CaseEvent, Category
 from sizhi.cases.permissions import can_view_case, case_scope_q
 from sizhi.cases.text import clean_text
 from sizhi.cases.workflow import CaseStatus
@@ -38,7 +40,12 @@ def case_list_for_user(
     status: str | None = None,
     search: str | None = None,
     ordering: str = "newest",
+    category: Category | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
 ) -> QuerySet[Case]:
+    """The cases in the user's scope. `category` includes its sub-categories; `created_from` and
+    `created_to` are local calendar days, both included."""
     scope = case_scope_q(user)
     if scope is None:
         return Case.objects.none()
@@ -49,7 +56,28 @@ def case_list_for_user(
     term = clean_text(search)[:50]
     if term:
         qs = qs.filter(Q(number__iexact=term) | Q(title__icontains=term) | Q(address__icontains=term))
+    if category is not None:
+        qs = qs.filter(Q(category=category) | Q(category__parent=category))
+    # Bounds on the indexed timestamp rather than a __date lookup, which no index can answer.
+    if created_from is not None:
+        start = _local_day_start(created_from)
+        if start is not None:
+            qs = qs.filter(created_at__gte=start)
+    if created_to is not None:
+        end = _local_day_start(created_to + timedelta(days=1)) if created_to < date.max else None
+        if end is not None:
+            qs = qs.filter(created_at__lt=end)
     return _with_related(qs).order_by(*ORDERINGS.get(ordering, ORDERINGS["newest"]))
+
+
+def _local_day_start(day: date) -> datetime | None:
+    """Midnight of `day` in the platform's time zone; None when it cannot be represented (year 1)."""
+    try:
+        start = timezone.make_aware(datetime.combine(day, time.min))
+        start.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return start
 
 
 def case_get_for_user(user: AnyUser, pk: int) -> Case | None:
@@ -99,3 +127,20 @@ def case_by_tracking_code(code: str) -> Case | None:
 def case_timeline(case: Case, *, public_only: bool) -> QuerySet[CaseEvent]:
     qs = case.events.select_related("actor", "actor_unit").prefetch_related("attachments")
     return qs.filter(is_public=True) if public_only else qs
+
+
+def case_attachments(case: Case, *, public_only: bool) -> QuerySet[Attachment]:
+    """A case's photos; for the public (the reporter), only those of public events, exactly as
+    the public timeline shows them."""
+    qs = case.attachments.select_related("event").order_by("created_at", "id")
+    return qs.filter(Q(event__isnull=True) | Q(event__is_public=True)) if public_only else qs
+
+
+def category_tree() -> QuerySet[Category]:
+    """Active top-level categories with their active children prefetched, in display order."""
+    children = Category.objects.filter(is_active=True).order_by("order", "code")
+    return (
+        Category.objects.filter(is_active=True, parent__isnull=True)
+        .prefetch_related(Prefetch("children", queryset=children, to_attr="active_children"))
+        .order_by("order", "code")
+    )
