@@ -1,4 +1,17 @@
 from django.urls import path
 
+from sizhi.web import views
+
 app_name = "web"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("report/", views.report, name="report"),
+    path("report/done/", views.report_done, name="report_done"),
+    path("me/reports/", views.my_reports, name="my_reports"),
+    path("track/", views.track, name="track"),
+    path("track/<str:tracking_code>/", views.case_track, name="case_track"),
+    path("track/<str:tracking_code>/photos/<int:attachment_id>/", views.case_photo, name="case_photo"),
+    path("track/<str:tracking_code>/rate/", views.case_rate, name="case_rate"),
+    path("track/<str:tracking_code>/reopen/", views.case_reopen, name="case_reopen"),
+    path("map/grids.geojson", views.grids_geojson, name="grids_geojson"),
+]

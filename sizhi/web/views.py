@@ -1,0 +1,415 @@
+"""The citizen side (群众端): the 1+10 home page, 有事您说话 (report a problem), my reports, and
+the public case page reached by tracking code.
+
+Each view parses its input with a form, calls one service of cases.services and turns a
+CaseError into a message beside the field it names; no business rule lives here. Anonymous
+reporters come back only with their tracking code, so every page reached by code is limited
+per client address against guessing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from sizhi.accounts import throttle
+from sizhi.accounts.models import User
+from sizhi.cases import selectors, services
+from sizhi.cases.errors import CaseError
+from sizhi.cases.models import Case, CaseEvent
+from sizhi.cases.workflow import CaseAction, CaseStatus, RejectionKind, Satisfaction
+from sizhi.web import selectors as web_selectors
+from sizhi.web.forms import REPORT_ERROR_FIELDS, RateForm, ReopenForm, ReportForm, TrackLookupForm
+
+# Report intake: generous, because many villagers share one carrier address (CGNAT), but enough
+# to stop one client from flooding the dispatchers' queue.
+REPORTS_PER_USER = throttle.Limit("report-user", 30, 60 * 60)
+REPORTS_PER_ADDRESS = throttle.Limit("report-address", 60, 60 * 60)
+# Tracking-code lookups: every lookup through the form and every miss on a tracking URL counts.
+TRACK_LOOKUPS = throttle.Limit("track-address", 30, 10 * 60)
+GRID_FEATURES_MAX = 500
+MY_REPORTS_PAGE_SIZE = 20
+RECEIPT_SESSION_KEY = "web_last_report"
+
+
+def _user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) and request.user.is_authenticated else None
+
+
+# --- home --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HomeItem:
+    title: str | Promise
+    hint: str | Promise
+    url: str
+    testid: str
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class HomeSection:
+    title: str | Promise
+    testid: str
+    items: list[HomeItem]
+
+
+def _home_sections() -> list[HomeSection]:
+    """The three sections of the 1+10 app with the items that work today. A section without a
+    working item is left out rather than filled with "coming soon" tiles."""
+    sections = [
+        HomeSection(gettext_lazy("党建引领"), "section-party", []),
+        HomeSection(gettext_lazy("四治并进"), "section-governance", []),
+        HomeSection(
+            gettext_lazy("服务进村"), "section-services",
+            [
+                HomeItem(gettext_lazy("有事您说话"), gettext_lazy("道路、环境、安全等问题，随手拍照反映"),
+                         reverse("web:report"), "home-report", primary=True),
+                HomeItem(gettext_lazy("我的反映"), gettext_lazy("查看我提交过的反映和办理进度"),
+                         reverse("web:my_reports"), "home-my-reports"),
+                HomeItem(gettext_lazy("进度查询"), gettext_lazy("凭查询码查看办理进度、评价结果"),
+                         reverse("web:track"), "home-track"),
+            ],
+        ),
+    ]
+    return [s for s in sections if s.items]
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html", {"sections": _home_sections()})
+
+
+# --- report (有事您说话) -------------------------------------------------------------------------
+
+
+def _report_allowed(request: HttpRequest) -> bool:
+    user = _user(request)
+    if user is not None:
+        return throttle.hit(REPORTS_PER_USER, str(user.pk))
+    return throttle.hit(REPORTS_PER_ADDRESS, throttle.client_address(request))
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def report(request: HttpRequest) -> HttpResponse:
+    """Logged-out visitors may report, always anonymously: a villager with a problem should not
+    have to open an account first. The receipt's tracking code is their way back."""
+    user = _user(request)
+    if request.method != "POST":
+        return _render_report(request, ReportForm())
+
+    form = ReportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        if "idempotency_key" in form.errors:
+            form.renew_key()
+        return _render_report(request, form, status=400)
+    if not _report_allowed(request):
+        form.add_error(None, _("提交过于频繁，请稍后再试。如情况紧急，请拨打 12345 或 110。"))
+        return _render_report(request, form, status=429)
+
+    data = form.cleaned_data
+    try:
+        case = services.report_submit(
+            reporter=user,
+            description=data["description"],
+            category=data["category"],
+            lat=data["lat"],
+            lng=data["lng"],
+            address=data["address"],
+            photos=data["photos"],
+            is_anonymous=data["is_anonymous"] or user is None,
+            idempotency_key=str(data["idempotency_key"]),
+        )
+    except CaseError as err:
+        form.add_error(REPORT_ERROR_FIELDS.get(err.field or ""), str(err.message))
+        if err.code == "idempotency_key_reused":
+            form.renew_key()
+        return _render_report(request, form, status=err.http_status)
+    request.session[RECEIPT_SESSION_KEY] = case.tracking_code
+    return redirect("web:report_done")
+
+
+def _render_report(request: HttpRequest, form: ReportForm, *, status: int = 200) -> HttpResponse:
+    # Browsers cannot refill a file input, so after an error the photos must be chosen again.
+    photos_dropped = form.is_bound and bool(request.FILES.getlist("photos"))
+    context = {
+        "form": form,
+        "photos_dropped": photos_dropped,
+        "max_photos": settings.SIZHI_MAX_PHOTOS,
+        "max_photo_mb": settings.SIZHI_MAX_PHOTO_BYTES // (1024 * 1024),
+    }
+    return render(request, "web/report.html", context, status=status)
+
+
+@never_cache
+@require_safe
+def report_done(request: HttpRequest) -> HttpResponseBase:
+    """The receipt, kept in the session rather than the URL so that the tracking code does not
+    sit in the browser history of a shared phone."""
+    code = request.session.get(RECEIPT_SESSION_KEY)
+    case = selectors.case_by_tracking_code(code) if isinstance(code, str) else None
+    if case is None:
+        return redirect("web:report")
+    return render(request, "web/report_done.html", {"case": case})
+
+
+# --- my reports --------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def my_reports(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.cases_of_reporter(request.user), MY_REPORTS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/my_reports.html", {"page": page})
+
+
+# --- tracking ----------------------------------------------------------------------------------
+
+
+def _too_many_lookups(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "web/track.html",
+        {"form": TrackLookupForm(), "throttled": True,
+         "window_minutes": TRACK_LOOKUPS.window // 60},
+        status=429,
+    )
+
+
+def _case_for_code(request: HttpRequest, code: str) -> Case | HttpResponse:
+    """The case of a tracking code from a URL; a miss counts against the address's lookups, and
+    an address over its limit is not even looked up, so that hits and misses look alike."""
+    address = throttle.client_address(request)
+    if throttle.exceeded(TRACK_LOOKUPS, address):
+        return _too_many_lookups(request)
+    case = selectors.case_by_tracking_code(code)
+    if case is None:
+        throttle.hit(TRACK_LOOKUPS, address)
+        raise Http404
+    return case
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def track(request: HttpRequest) -> HttpResponse | HttpResponseBase:
+    """The lookup form. POST, so that codes do not end up in access logs as query strings."""
+    if request.method != "POST":
+        return render(request, "web/track.html", {"form": TrackLookupForm()})
+    address = throttle.client_address(request)
+    if throttle.exceeded(TRACK_LOOKUPS, address):
+        return _too_many_lookups(request)
+    form = TrackLookupForm(request.POST)
+    if not form.is_valid():
+        return render(request, "web/track.html", {"form": form}, status=400)
+    throttle.hit(TRACK_LOOKUPS, address)
+    case = selectors.case_by_tracking_code(form.cleaned_data["code"])
+    if case is None:
+        form.add_error("code", _("没有找到对应的反映，请核对查询码。"))
+        return render(request, "web/track.html", {"form": form}, status=404)
+    return redirect("web:case_track", tracking_code=case.tracking_code)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    action: str
+    label: str
+    at: datetime
+    unit: str
+    detail: str
+    reason: str
+
+
+# Actions the reporter takes; their rows name the reporter's role, never a person.
+_CITIZEN_ACTIONS = frozenset({CaseAction.SUBMIT, CaseAction.RATE, CaseAction.REOPEN})
+
+
+def _timeline_row(event: CaseEvent) -> TimelineRow:
+    """An event as the public sees it: what happened, when, which unit, and the explanation.
+    The staff member's own name is never shown, only their unit."""
+    if event.action in _CITIZEN_ACTIONS:
+        unit = _("反映人")
+    elif event.actor_unit is not None:
+        unit = event.actor_unit.name
+    else:
+        unit = _("平台工作人员")
+    data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
+    detail = ""
+    if event.action == CaseAction.DISPATCH and data.get("unit_name"):
+        detail = _("派遣至：%(unit)s") % {"unit": data["unit_name"]}
+    elif event.action == CaseAction.RATE and data.get("satisfaction") in Satisfaction.values:
+        detail = str(Satisfaction(data["satisfaction"]).label)
+    elif event.action == CaseAction.REJECT and data.get("kind") in RejectionKind.values:
+        detail = str(RejectionKind(data["kind"]).label)
+    return TimelineRow(
+        action=event.action, label=event.get_action_display(), at=event.created_at, unit=unit,
+        detail=detail, reason=event.reason,
+    )
+
+
+def _reporter_actor(request: HttpRequest, case: Case) -> User | None:
+    """The signed-in user as actor only when they are the case's named reporter: anyone else
+    holding the code (or the author of an anonymous report) acts without a name, so that no
+    account gets linked to a case it was not linked to."""
+    user = _user(request)
+    return user if user is not None and case.reporter_id == user.pk else None
+
+
+def _render_case(
+    request: HttpRequest, case: Case, *, rate_form: RateForm | None = None, reopen_form: ReopenForm | None = None,
+    error: str = "", status: int = 200,
+) -> HttpResponse:
+    can_rate = case.status == CaseStatus.CLOSED and case.rated_at is None
+    can_reopen = services.can_reopen_now(case)
+    context = {
+        "case": case,
+        "photos": list(web_selectors.report_photos(case)),
+        "timeline": [_timeline_row(e) for e in selectors.case_timeline(case, public_only=True)],
+        "rate_form": (rate_form or RateForm()) if can_rate else None,
+        "satisfaction_choices": Satisfaction.choices,
+        "reopen_form": (reopen_form or ReopenForm()) if can_reopen else None,
+        "reopen_deadline": services.reopen_deadline(case) if can_reopen else None,
+        "is_reporter": _reporter_actor(request, case) is not None,
+        "error": error,
+    }
+    return render(request, "web/case_track.html", context, status=status)
+
+
+@never_cache
+@require_safe
+def case_track(request: HttpRequest, tracking_code: str) -> HttpResponse:
+    found = _case_for_code(request, tracking_code)
+    if isinstance(found, HttpResponse):
+        return found
+    return _render_case(request, found)
+
+
+@require_safe
+def case_photo(request: HttpRequest, tracking_code: str, attachment_id: int) -> HttpResponse | FileResponse:
+    """A report photo, streamed through the storage API for the case of this tracking code
+    only: media files are never linked directly, so access cannot be had by guessing a path."""
+    found = _case_for_code(request, tracking_code)
+    if isinstance(found, HttpResponse):
+        return found
+    attachment = web_selectors.report_photos(found).filter(pk=attachment_id).first()
+    if attachment is None:
+        raise Http404
+    try:
+        handle = attachment.file.storage.open(attachment.file.name, "rb")
+    except OSError as exc:
+        raise Http404 from exc
+    # cases.photos re-encoded every stored photo as JPEG; anything else is not served as an image.
+    content_type = attachment.content_type
+    if not content_type.startswith("image/"):
+        content_type = "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = f'inline; filename="{found.number}-{attachment.pk}.{attachment.extension}"'
+    response["Cache-Control"] = "private, max-age=600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@require_POST
+def case_rate(request: HttpRequest, tracking_code: str) -> HttpResponseBase:
+    found = _case_for_code(request, tracking_code)
+    if isinstance(found, HttpResponse):
+        return found
+    form = RateForm(request.POST)
+    if not form.is_valid():
+        return _render_case(request, found, rate_form=form, status=400)
+    try:
+        services.case_rate(
+            case=found, actor=_reporter_actor(request, found), satisfaction=form.cleaned_data["satisfaction"],
+            comment=form.cleaned_data["comment"], tracking_code=tracking_code,
+        )
+    except CaseError as err:
+        return _render_case(request, _reload(found), rate_form=form, error=str(err.message), status=err.http_status)
+    messages.success(request, _("感谢您的评价。"))
+    return redirect("web:case_track", tracking_code=found.tracking_code)
+
+
+@require_POST
+def case_reopen(request: HttpRequest, tracking_code: str) -> HttpResponseBase:
+    found = _case_for_code(request, tracking_code)
+    if isinstance(found, HttpResponse):
+        return found
+    form = ReopenForm(request.POST)
+    if not form.is_valid():
+        return _render_case(request, found, reopen_form=form, status=400)
+    try:
+        services.case_reopen(
+            case=found, actor=_reporter_actor(request, found), reason=form.cleaned_data["reason"],
+            tracking_code=tracking_code,
+        )
+    except CaseError as err:
+        return _render_case(
+            request, _reload(found), reopen_form=form, error=str(err.message), status=err.http_status
+        )
+    messages.success(request, _("已申请重新办理，我们会尽快处理。"))
+    return redirect("web:case_track", tracking_code=found.tracking_code)
+
+
+def _reload(case: Case) -> Case:
+    # After a refused or conflicting action the page shows the case as it is now.
+    return selectors.case_by_tracking_code(case.tracking_code) or case
+
+
+# --- map ---------------------------------------------------------------------------------------
+
+
+def _parse_bbox(raw: str) -> tuple[float, float, float, float] | None:
+    """`minLng,minLat,maxLng,maxLat` as finite numbers, clamped to the globe (a map panned past
+    the antimeridian asks for longitudes beyond 180)."""
+    parts = raw.split(",") if len(raw) <= 200 else []
+    if len(parts) != 4:
+        return None
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        return None
+    if not all(math.isfinite(n) for n in numbers):
+        return None
+    min_lng, min_lat, max_lng, max_lat = numbers
+    min_lng, max_lng = max(min_lng, -180.0), min(max_lng, 180.0)
+    min_lat, max_lat = max(min_lat, -90.0), min(max_lat, 90.0)
+    if min_lng > max_lng or min_lat > max_lat:
+        return None
+    return min_lng, min_lat, max_lng, max_lat
+
+
+@require_safe
+def grids_geojson(request: HttpRequest) -> JsonResponse:
+    """Grid outlines in the visible map area, so that the report map is usable with no tile
+    server at all. Boundary and name only, at most GRID_FEATURES_MAX of them."""
+    bbox = _parse_bbox(request.GET.get("bbox", ""))
+    if bbox is None:
+        return JsonResponse(
+            {"error": "bbox_invalid", "message": _("请提供 bbox=最小经度,最小纬度,最大经度,最大纬度。")}, status=400
+        )
+    grids, truncated = web_selectors.grids_in_bbox(*bbox, limit=GRID_FEATURES_MAX)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": grid.boundary,
+            "properties": {"name": f"{grid.village.name} {grid.name}"},
+        }
+        for grid in grids
+    ]
+    response = JsonResponse({"type": "FeatureCollection", "features": features, "truncated": truncated})
+    response["Cache-Control"] = "public, max-age=60"
+    return response
