@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -29,6 +30,79 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return f"{self.parent.name} / {self.name}" if self.parent_id and self.parent else self.name
+
+
+class AttributeDatatype(models.TextChoices):
+    """How a further question is answered; the values are Open311's datatype names."""
+
+    STRING = "string", _("单行文字")
+    NUMBER = "number", _("数字")
+    DATETIME = "datetime", _("日期时间")
+    TEXT = "text", _("多行文字")
+    SINGLEVALUELIST = "singlevaluelist", _("单选")
+    MULTIVALUELIST = "multivaluelist", _("多选")
+
+
+LIST_DATATYPES = frozenset({AttributeDatatype.SINGLEVALUELIST, AttributeDatatype.MULTIVALUELIST})
+
+
+class CategoryAttribute(models.Model):
+    """A further question asked with reports of one category (损坏程度, 停水户数 …): the citizen
+    form shows it and Open311 publishes it as the service definition's attribute.
+
+    `variable=False` is a notice shown to the reporter with nothing to answer. `values` holds the
+    options of the two list types as [{"key": …, "name": …}]; answers store the keys.
+    """
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="attributes", verbose_name=_("事件类别")
+    )
+    code = models.SlugField(_("编码"), max_length=40)
+    datatype = models.CharField(_("类型"), max_length=16, choices=AttributeDatatype.choices)
+    required = models.BooleanField(_("必答"), default=False)
+    variable = models.BooleanField(_("需要回答"), default=True, help_text=_("否：只向群众展示这段说明"))
+    order = models.PositiveSmallIntegerField(_("排序"), default=1)
+    description = models.CharField(_("问题"), max_length=200)
+    values = models.JSONField(_("选项"), default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "order", "code"]
+        verbose_name = _("补充问题")
+        verbose_name_plural = _("补充问题")
+        constraints = [
+            models.UniqueConstraint(fields=["category", "code"], name="categoryattribute_unique_code"),
+            # Open311: "any positive integer not used for other attributes in the same service_code".
+            models.UniqueConstraint(fields=["category", "order"], name="categoryattribute_unique_order"),
+            models.CheckConstraint(condition=Q(order__gte=1), name="categoryattribute_order_positive"),
+            models.CheckConstraint(
+                condition=Q(datatype__in=AttributeDatatype.values), name="categoryattribute_datatype_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} · {self.description}"
+
+    def clean(self) -> None:
+        if self.datatype in LIST_DATATYPES:
+            ok = (
+                isinstance(self.values, list)
+                and bool(self.values)
+                and all(
+                    isinstance(v, dict) and set(v) == {"key", "name"}
+                    and isinstance(v["key"], str) and v["key"] and isinstance(v["name"], str) and v["name"]
+                    for v in self.values
+                )
+            )
+            if not ok or len({v["key"] for v in self.values}) != len(self.values):
+                raise ValidationError(
+                    {"values": _("选项应为 [{\"key\": …, \"name\": …}] 的列表，key 不能重复。")}
+                )
+        elif self.values:
+            raise ValidationError({"values": _("只有单选、多选题才有选项。")})
+
+    def option_keys(self) -> list[str]:
+        return [str(v["key"]) for v in self.values or [] if isinstance(v, dict) and "key" in v]
 
 
 class Case(models.Model):
@@ -81,6 +155,8 @@ class Case(models.Model):
         verbose_name=_("重复于"),
     )
     rejection_kind = models.CharField(_("不予受理原因"), max_length=12, choices=RejectionKind.choices, blank=True)
+    # Answers to the category's CategoryAttribute questions, by attribute code (see cases.attributes).
+    attributes = models.JSONField(_("补充信息"), default=dict, blank=True)
 
     satisfaction = models.CharField(_("满意度"), max_length=12, choices=Satisfaction.choices, blank=True)
     rating_comment = models.TextField(_("评价意见"), max_length=1000, blank=True)

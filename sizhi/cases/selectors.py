@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from sizhi.accounts.models import DISPATCHER_ROLES, HANDLER_ROLES, Role, User
 from sizhi.accounts.selectors import active_memberships
-from sizhi.cases.models import Attachment, Case, CaseEvent, Category
+from sizhi.cases.models import Attachment, Case, CaseEvent, Category, CategoryAttribute
 from sizhi.cases.permissions import can_view_case, case_scope_q
 from sizhi.cases.text import clean_text
 from sizhi.cases.workflow import CaseStatus
@@ -144,3 +144,11 @@ def category_tree() -> QuerySet[Category]:
         .prefetch_related(Prefetch("children", queryset=children, to_attr="active_children"))
         .order_by("order", "code")
     )
+
+
+def category_attributes(category: Category | None) -> QuerySet[CategoryAttribute]:
+    """The further questions a report of `category` asks, in the order they are shown (the
+    citizen form renders these; Open311 publishes them as the service definition)."""
+    if category is None:
+        return CategoryAttribute.objects.none()
+    return CategoryAttribute.objects.filter(category=category).order_by("order", "code")

@@ -5,7 +5,7 @@ functions (cases.permissions). Views, APIs, commands and the demo loader all com
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from sizhi.accounts.models import DISPATCHER_ROLES, Membership, User
 from sizhi.cases import permissions
+from sizhi.cases.attributes import clean_attribute_answers
 from sizhi.cases.errors import CaseConflict, CaseError, CasePermissionDenied, ReportInvalid, TransitionNotAllowed
 from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent, Category
 from sizhi.cases.photos import ProcessedPhoto, check_photo_count, process_photo
@@ -64,9 +65,15 @@ def report_submit(
     channel: str = Channel.APP,
     idempotency_key: str | None = None,
     actor: User | None = None,
+    attributes: Mapping[str, object] | None = None,
 ) -> Case:
     """Create a case from a report. Repeating the call with the same idempotency key returns
-    the case made the first time instead of a second one."""
+    the case made the first time instead of a second one.
+
+    `attributes` are the answers to the category's further questions (cases.attributes). None
+    means the caller asks no such questions (hotline entry, older forms): nothing is checked
+    or stored. A mapping, even an empty one, is checked in full, required questions included.
+    """
     key = clean_text(idempotency_key)[:64] or None
     if key:
         existing = _case_for_idempotency_key(key, reporter, is_anonymous)
@@ -88,6 +95,7 @@ def report_submit(
     address = clean_text(address)[:200]
     if category is not None and not category.is_active:
         raise ReportInvalid(_("所选类别已停用，请重新选择。"), code="category_inactive", field="category")
+    answers = clean_attribute_answers(category, attributes) if attributes is not None else {}
 
     grid = None
     region: Region | None
@@ -131,6 +139,7 @@ def report_submit(
                 title=title,
                 description=description,
                 category=category,
+                attributes=answers,
                 channel=channel,
                 status=CaseStatus.REPORTED,
                 reporter=reporter,
@@ -272,6 +281,35 @@ def _transition(
     case.updated_at = now
     case.version += 1
     return event
+
+
+NOTE_MAX = 2000
+
+
+@transaction.atomic
+def case_add_public_note(
+    *, case: Case, actor: User | None, text: str, data: dict[str, Any] | None = None
+) -> CaseEvent:
+    """A remark everyone following the case sees on its timeline, status unchanged.
+
+    Not a transition, so it is not in TRANSITIONS and takes no version guard: a note never
+    races a dispatcher's action. `updated_at` moves, since the case did change for the people
+    who follow it. The caller authorises the actor: the Open311 API by the integration's key.
+    """
+    body = clean_text(text)
+    if not body:
+        raise CaseError(_("备注内容不能为空。"), code="note_required", field="text")
+    if len(body) > NOTE_MAX:
+        raise CaseError(_("备注不能超过 %(n)d 个字。") % {"n": NOTE_MAX}, code="note_too_long", field="text")
+    now = timezone.now()
+    Case.objects.filter(pk=case.pk).update(updated_at=now)
+    # Read after the UPDATE, which holds the row: the event records the status it really annotated.
+    status = Case.objects.values_list("status", flat=True).get(pk=case.pk)
+    case.updated_at, case.status = now, status
+    return CaseEvent.objects.create(
+        case=case, action=CaseAction.NOTE, from_status=status, to_status=status, actor=actor,
+        actor_unit=_actor_unit(actor, case), reason=body, data=data or {}, is_public=True, created_at=now,
+    )
 
 
 def _tell_reporter(case: Case, subject: str, body: str) -> None:

@@ -38,6 +38,9 @@ class CaseAction(models.TextChoices):
     CLOSE = "close", _("结案")
     RATE = "rate", _("评价")
     REOPEN = "reopen", _("重新办理")
+    # Not a transition: a public remark that leaves the status as it is, written by
+    # services.case_add_public_note and deliberately absent from TRANSITIONS.
+    NOTE = "note", _("备注")
 
 
 @dataclass(frozen=True)
