@@ -5,6 +5,8 @@ from django.views.static import serve
 urlpatterns = [
     path("accounts/", include("sizhi.accounts.urls")),
     path("console/", include("sizhi.cases.urls")),
+    path("api/v1/", include("sizhi.api.urls")),
+    path("account/tokens/", include("sizhi.api.token_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("sizhi.web.urls")),
 ]

@@ -1,0 +1,365 @@
+"""Cases: report intake, the citizen's own cases, the staff list, detail with timeline, photos,
+and one POST per life-cycle action.
+
+Every operation: parse → call exactly one function of cases.services (or read through
+cases.selectors) → serialize. Cases are read through the same selectors as the workbench, so a
+case outside the caller's scope is 404 here as everywhere; status and permission are decided by
+the services, whose coded errors are returned as they are.
+"""
+
+
+from typing import Annotated, Any
+
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import File, Form, Path, Query, Router, UploadedFile
+
+from sizhi.accounts.models import User
+from sizhi.accounts.selectors import is_admin, is_staff_member
+from sizhi.api.auth import OPTIONAL_AUTH_OPENAPI, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, request_user, require_user
+from sizhi.api.errors import ApiError, forbidden, not_found
+from sizhi.api.idempotency import IdempotencyKey, idempotent, service_key
+from sizhi.api.pagination import paginate
+from sizhi.api.responses import respond
+from sizhi.api.schemas import (
+    MAX_ID,
+    CaseDetail,
+    CaseListQuery,
+    CaseSummary,
+    DispatchIn,
+    ErrorOut,
+    HandleIn,
+    Page,
+    PageQuery,
+    RateIn,
+    ReasonIn,
+    RegisterIn,
+    RejectIn,
+    ReportIn,
+    ReportOut,
+    RequiredReasonIn,
+    TransitionOut,
+    VerifyIn,
+    case_detail,
+    case_summary,
+    event_out,
+)
+from sizhi.cases import permissions, selectors, services
+from sizhi.cases.models import Case, CaseEvent, Category
+from sizhi.cases.workflow import CaseStatus, Channel, allowed_actions
+from sizhi.units.models import HandlingUnit
+
+router = Router(tags=["cases"], auth=SIGNED_IN)
+
+CaseId = Annotated[int, Path(..., ge=1, le=MAX_ID, description="案件 id")]
+PhotoId = Annotated[int, Path(..., ge=1, le=MAX_ID, description="照片 id")]
+Photos = Annotated[list[UploadedFile] | None, File(None, description="照片（JPEG/PNG/WebP…）")]
+
+READ_ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+WRITE_ERRORS: dict[int, Any] = {**READ_ERRORS, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+TRANSITION_RESPONSES: dict[int, Any] = {200: TransitionOut, **WRITE_ERRORS}
+
+
+# --- who and which case --------------------------------------------------------------------------
+
+
+def _case_user(request: HttpRequest) -> User:
+    """The signed-in user, unless an administrator: the three administrator roles see no case
+    content on any channel (三权分立), and are told so rather than shown an empty world."""
+    user = require_user(request)
+    if is_admin(user):
+        raise forbidden(_("管理员账号不能访问案件。"))
+    return user
+
+
+def _staff_user(request: HttpRequest) -> User:
+    user = _case_user(request)
+    if not is_staff_member(user):
+        raise forbidden(_("只有工作人员可以查看案件列表；群众请查看“我的反映”。"))
+    return user
+
+
+def _case_or_404(user: User, case_id: int) -> Case:
+    case = selectors.case_get_for_user(user, case_id)
+    if case is None:
+        raise not_found()
+    return case
+
+
+def _in_staff_scope(user: User, case: Case) -> bool:
+    """Whether the user sees the case as staff (internal timeline, masked reporter), rather than
+    only as its reporter (public timeline)."""
+    scope = permissions.case_scope_q(user)
+    return scope is not None and Case.objects.filter(scope, pk=case.pk).exists()
+
+
+def _detail(request: HttpRequest, user: User, case: Case) -> CaseDetail:
+    staff_view = _in_staff_scope(user, case)
+    events = list(selectors.case_timeline(case, public_only=not staff_view))
+    photos = list(selectors.case_attachments(case, public_only=not staff_view))
+    allowed = [a for a in allowed_actions(case.status) if permissions.can_perform(user, case, a)]
+    return case_detail(
+        request, case, staff_view=staff_view, is_reporter=case.reporter_id == user.pk,
+        events=events, photos=photos, allowed=allowed,
+    )
+
+
+def _after(request: HttpRequest, user: User, case: Case, event: CaseEvent) -> HttpResponse:
+    """The answer to every action: the event it wrote and the case as the actor now sees it
+    (null when the action took the case out of the actor's scope, e.g. a return)."""
+    fresh = selectors.case_get_for_user(user, case.pk)
+    staff_view = fresh is not None and _in_staff_scope(user, fresh)
+    body = TransitionOut(
+        event=event_out(request, event, staff_view=staff_view),
+        case=_detail(request, user, fresh) if fresh is not None else None,
+    )
+    return respond(request, 200, body)
+
+
+def _category_or_400(category_id: int | None) -> Category | None:
+    if category_id is None:
+        return None
+    category = Category.objects.filter(pk=category_id).first()
+    if category is None:
+        raise ApiError(400, "category_not_found", _("找不到该类别。"), fields={"category": _("找不到该类别。")})
+    return category
+
+
+# --- intake --------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/reports", auth=SIGNED_IN_OR_ANONYMOUS, response={201: ReportOut, **WRITE_ERRORS},
+    openapi_extra=OPTIONAL_AUTH_OPENAPI, tags=["reports"], summary="上报问题（可匿名，可附照片）",
+)
+@idempotent
+def report_submit(
+    request: HttpRequest, data: Form[ReportIn], photos: Photos = None, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    """multipart/form-data. Without a sign-in the report is anonymous: keep the returned
+    tracking code, it is the only way to follow the case."""
+    user = request_user(request)
+    if user is not None and is_admin(user):
+        raise forbidden(_("管理员账号不能上报案件。"))
+    case = services.report_submit(
+        reporter=user,
+        description=data.description,
+        title=data.title,
+        category=_category_or_400(data.category),
+        lat=data.lat,
+        lng=data.lng,
+        address=data.address,
+        photos=list(photos or []),
+        # Nobody signed in means nobody to link the case to: such a report is anonymous.
+        is_anonymous=data.is_anonymous or user is None,
+        channel=Channel.APP,
+        idempotency_key=service_key(user, idempotency_key) if idempotency_key else None,
+        actor=user,
+    )
+    body = ReportOut(
+        id=case.pk, number=case.number, tracking_code=case.tracking_code, status=CaseStatus(case.status),
+        created_at=case.created_at,
+    )
+    return respond(request, 201, body)
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+@router.get("/me/cases", response={200: Page[CaseSummary], **READ_ERRORS}, summary="我的反映")
+def my_cases(request: HttpRequest, query: Query[PageQuery]) -> Any:
+    user = _case_user(request)
+    return paginate(request, selectors.cases_of_reporter(user), query, case_summary)
+
+
+@router.get("/cases", response={200: Page[CaseSummary], **READ_ERRORS}, summary="案件列表（工作人员，按管辖范围）")
+def case_list(request: HttpRequest, query: Query[CaseListQuery]) -> Any:
+    user = _staff_user(request)
+    if query.ordering not in selectors.ORDERINGS:
+        message = _("不支持的排序方式，可选：%(values)s。") % {"values": "、".join(selectors.ORDERINGS)}
+        raise ApiError(400, "ordering_invalid", message, fields={"ordering": message})
+    qs = selectors.case_list_for_user(
+        user,
+        status=query.status,
+        search=query.q,
+        ordering=query.ordering,
+        category=_category_or_400(query.category),
+        created_from=query.created_from,
+        created_to=query.created_to,
+    )
+    return paginate(request, qs, query, case_summary)
+
+
+@router.get("/cases/{case_id}", response={200: CaseDetail, **READ_ERRORS}, summary="案件详情（含办理时间线）")
+def case_get(request: HttpRequest, case_id: CaseId) -> Any:
+    user = _case_user(request)
+    return _detail(request, user, _case_or_404(user, case_id))
+
+
+@router.get(
+    "/cases/{case_id}/photos/{photo_id}", response={200: None, **READ_ERRORS}, summary="案件照片",
+    openapi_extra={"responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {"schema": {
+        "type": "string", "format": "binary"}}}}}},
+)
+def case_photo(request: HttpRequest, case_id: CaseId, photo_id: PhotoId) -> Any:
+    """Streamed through the storage API to those who may see the case and that photo; media
+    files are never served by URL, so guessing a path gets nothing."""
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    attachment = (
+        selectors.case_attachments(case, public_only=not _in_staff_scope(user, case)).filter(pk=photo_id).first()
+    )
+    if attachment is None:
+        raise not_found()
+    try:
+        handle = attachment.file.storage.open(attachment.file.name, "rb")
+    except OSError:
+        raise not_found() from None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Content-Disposition"] = f'inline; filename="{case.number}-{attachment.pk}.jpg"'
+    response["Cache-Control"] = "private, max-age=600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --- staff actions -------------------------------------------------------------------------------
+
+
+@router.post("/cases/{case_id}/accept", response=TRANSITION_RESPONSES, summary="受理")
+@idempotent
+def case_accept(
+    request: HttpRequest, case_id: CaseId, payload: ReasonIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_accept(case=case, actor=user, reason=payload.reason)
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/reject", response=TRANSITION_RESPONSES, summary="不予受理")
+@idempotent
+def case_reject(
+    request: HttpRequest, case_id: CaseId, payload: RejectIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    duplicate_of = None
+    number = (payload.duplicate_of or "").strip()
+    if number:
+        # Looked up among the cases the user may see: unknown and out-of-scope numbers get the
+        # same answer, so the field cannot be used to probe for cases.
+        duplicate_of = selectors.case_list_for_user(user).filter(number=number).first()
+        if duplicate_of is None:
+            message = _("找不到编号为 %(number)s 的案件。") % {"number": number[:32]}
+            raise ApiError(400, "duplicate_of_not_found", message, fields={"duplicate_of": message})
+    event = services.case_reject(
+        case=case, actor=user, kind=payload.kind, reason=payload.reason, duplicate_of=duplicate_of
+    )
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/register", response=TRANSITION_RESPONSES, summary="立案")
+@idempotent
+def case_register(
+    request: HttpRequest, case_id: CaseId, payload: RegisterIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_register(
+        case=case, actor=user, category=_category_or_400(payload.category), reason=payload.reason
+    )
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/dispatch", response=TRANSITION_RESPONSES, summary="派遣")
+@idempotent
+def case_dispatch(
+    request: HttpRequest, case_id: CaseId, payload: DispatchIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    unit = HandlingUnit.objects.select_related("region").filter(pk=payload.unit).first()
+    if unit is None:
+        raise ApiError(400, "unit_not_found", _("找不到该承办单位。"), fields={"unit": _("找不到该承办单位。")})
+    event = services.case_dispatch(case=case, actor=user, unit=unit, reason=payload.reason)
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/sign-for", response=TRANSITION_RESPONSES, summary="签收")
+@idempotent
+def case_sign_for(request: HttpRequest, case_id: CaseId, idempotency_key: IdempotencyKey = None) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_sign_for(case=case, actor=user)
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/return", response=TRANSITION_RESPONSES, summary="退回（须说明理由）")
+@idempotent
+def case_return(
+    request: HttpRequest, case_id: CaseId, payload: RequiredReasonIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_return(case=case, actor=user, reason=payload.reason)
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/handle", response=TRANSITION_RESPONSES, summary="提交处置结果（可附照片）")
+@idempotent
+def case_handle(
+    request: HttpRequest, case_id: CaseId, data: Form[HandleIn], photos: Photos = None,
+    idempotency_key: IdempotencyKey = None,
+) -> HttpResponse:
+    """multipart/form-data: `result` and up to the configured number of `photos`."""
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_handle(case=case, actor=user, result=data.result, photos=list(photos or []))
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/verify", response=TRANSITION_RESPONSES, summary="核查（通过或不通过）")
+@idempotent
+def case_verify(
+    request: HttpRequest, case_id: CaseId, payload: VerifyIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_verify(case=case, actor=user, passed=payload.passed, reason=payload.reason)
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/close", response=TRANSITION_RESPONSES, summary="结案")
+@idempotent
+def case_close(
+    request: HttpRequest, case_id: CaseId, payload: ReasonIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_close(case=case, actor=user, reason=payload.reason)
+    return _after(request, user, case, event)
+
+
+# --- the reporter's actions ----------------------------------------------------------------------
+
+
+@router.post("/cases/{case_id}/rate", response=TRANSITION_RESPONSES, summary="评价（上报人）")
+@idempotent
+def case_rate(
+    request: HttpRequest, case_id: CaseId, payload: RateIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_rate(case=case, actor=user, satisfaction=payload.satisfaction, comment=payload.comment)
+    return _after(request, user, case, event)
+
+
+@router.post("/cases/{case_id}/reopen", response=TRANSITION_RESPONSES, summary="申请重新办理（上报人）")
+@idempotent
+def case_reopen(
+    request: HttpRequest, case_id: CaseId, payload: RequiredReasonIn, idempotency_key: IdempotencyKey = None
+) -> HttpResponse:
+    user = _case_user(request)
+    case = _case_or_404(user, case_id)
+    event = services.case_reopen(case=case, actor=user, reason=payload.reason)
+    return _after(request, user, case, event)

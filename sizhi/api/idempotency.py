@@ -1,0 +1,142 @@
+"""`Idempotency-Key` on every POST of the JSON API.
+
+A client on a flaky mobile link sends the same POST again when it did not see the answer. With
+the same key and the same request it gets the first answer back (`Idempotent-Replayed: true`)
+and nothing happens twice; with the same key and a different request it gets 422
+`idempotency_key_reused`.
+
+The record is written in the same database transaction as the work it describes, so after a
+crash either both exist or neither does, and a retry simply runs the work again. While the first
+request is still running, a second one with the same key waits on the record's unique index
+(PostgreSQL) or the write lock (SQLite) and then replays the answer. Only successful answers
+are stored: a refused or failed request leaves no record and may be retried with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Header
+
+from sizhi.accounts.models import User
+from sizhi.api.auth import request_user
+from sizhi.api.errors import ApiError
+from sizhi.api.models import IdempotencyRecord
+from sizhi.api.responses import CONTENT_TYPE
+
+# Long enough to be unguessable (a UUID is 36), because anonymous senders share one key space.
+KEY_PATTERN = r"^[A-Za-z0-9_.:-]{16,64}$"
+_KEY = re.compile(KEY_PATTERN)
+REPLAY_HEADER = "Idempotent-Replayed"
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        None, alias="Idempotency-Key", pattern=KEY_PATTERN,
+        description="16–64 个字符（建议 UUID）。同一标识重复提交同一请求时返回首次的结果，不会重复执行。",
+    ),
+]
+
+View = Callable[..., HttpResponse]
+
+
+def request_fingerprint(request: HttpRequest) -> str:
+    """A hash of what the request asks for: fields and file contents for forms (the multipart
+    boundary differs on every send), the canonical JSON for JSON bodies."""
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        # JSON-encoded with a separator, so that ("ab", "c") and ("a", "bc") differ.
+        digest.update(json.dumps(parts, ensure_ascii=True, default=str).encode() + b"\n")
+
+    add(request.method, request.path, sorted(request.GET.lists()))
+    content_type = request.content_type or ""
+    if content_type in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+        add("form", sorted(request.POST.lists()))
+        for name in sorted(request.FILES):
+            for upload in request.FILES.getlist(name):
+                file_digest = hashlib.sha256()
+                for chunk in upload.chunks():
+                    file_digest.update(chunk)
+                upload.seek(0)
+                add("file", name, upload.size, file_digest.hexdigest())
+    else:
+        body = request.body
+        try:
+            add("json", json.dumps(json.loads(body), sort_keys=True, ensure_ascii=True))
+        except ValueError:
+            add("raw", hashlib.sha256(body).hexdigest())
+    return digest.hexdigest()
+
+
+def service_key(user: User | None, key: str) -> str:
+    """The key handed to a service that keeps its own idempotency (report_submit): scoped to the
+    sender, so that two users who happen to pick the same key never meet."""
+    owner = f"user:{user.pk}" if user is not None else "anonymous"
+    return hashlib.sha256(f"api:{owner}:{key}".encode()).hexdigest()
+
+
+def _stored(user: User | None, key: str) -> IdempotencyRecord | None:
+    qs = IdempotencyRecord.objects.filter(key=key)
+    qs = qs.filter(user=user) if user is not None else qs.filter(user__isnull=True)
+    return qs.first()
+
+
+def _replay(record: IdempotencyRecord) -> HttpResponse:
+    response = HttpResponse(record.response_body, status=record.response_status, content_type=CONTENT_TYPE)
+    response[REPLAY_HEADER] = "true"
+    return response
+
+
+def idempotent(view: View) -> View:
+    """Wrap a POST operation whose signature has `idempotency_key: IdempotencyKey` and which
+    returns an HttpResponse (see responses.respond)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        key = kwargs.get("idempotency_key")
+        if key is None:
+            return view(request, *args, **kwargs)
+        if not _KEY.fullmatch(key):  # ninja checks the pattern too; this keeps the wrapper safe alone
+            fields = {"Idempotency-Key": _("格式不正确。")}
+            raise ApiError(400, "validation_error", _("请检查填写的内容。"), fields=fields)
+        user = request_user(request)
+        fingerprint = request_fingerprint(request)
+        method, path = request.method or "POST", request.path[:300]
+        with transaction.atomic():
+            try:
+                # A savepoint: on PostgreSQL a failed INSERT would otherwise poison the transaction.
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        user=user, key=key, method=method, path=path, fingerprint=fingerprint,
+                        response_status=0, response_body="",
+                    )
+            except IntegrityError:
+                stored = _stored(user, key)
+                if stored is None:
+                    # Purged between the INSERT and the SELECT: rare enough to let the client retry.
+                    raise ApiError(409, "idempotency_conflict", _("请求冲突，请稍后重试。")) from None
+                if (stored.method, stored.path, stored.fingerprint) != (method, path, fingerprint):
+                    raise ApiError(
+                        422, "idempotency_key_reused",
+                        _("该 Idempotency-Key 已用于另一个请求，请为新的请求使用新的标识。"),
+                    ) from None
+                return _replay(stored)
+            response = view(request, *args, **kwargs)
+            if 200 <= response.status_code < 300:
+                record.response_status = response.status_code
+                record.response_body = response.content.decode("utf-8")
+                record.save(update_fields=["response_status", "response_body"])
+            else:
+                transaction.set_rollback(True)
+            return response
+
+    return wrapper
