@@ -55,7 +55,9 @@ def test_form_offers_the_map_photos_and_two_level_categories(world: World, clien
     assert "vendor/leaflet/dist/leaflet.js" in html
     assert 'type="file"' in html and 'multiple' in html and 'accept="image/*"' in html
     assert "最多 9 张" in html
-    assert f'<optgroup label="{world.category.parent.name}">' in html
+    parent = world.category.parent
+    assert parent is not None
+    assert f'<optgroup label="{parent.name}">' in html
     assert f'<option value="{world.category.pk}">{world.category.name}</option>' in html
 
 
@@ -200,7 +202,8 @@ def test_bad_input_gets_a_chinese_message_and_creates_nothing(world: World, clie
 
     assert response.status_code == 400
     html = body(response)
-    errors = re.findall(r'<ul class="field-errors"[^>]*>(.*?)</ul>|<div class="form-alert"[^>]*>(.*?)</div>', html, re.S)
+    pattern = r'<ul class="field-errors"[^>]*>(.*?)</ul>|<div class="form-alert"[^>]*>(.*?)</div>'
+    errors = re.findall(pattern, html, re.S)
     assert errors, "no error message shown"
     assert any(CJK.search(a + b) for a, b in errors)
     assert Case.objects.count() == 0
@@ -217,7 +220,9 @@ def test_bad_input_gets_a_chinese_message_and_creates_nothing(world: World, clie
     ],
     ids=["ten photos", "html renamed jpg", "zero bytes", "svg"],
 )
-def test_bad_photos_are_refused_next_to_the_photo_field(world: World, client: Client, photos: Any, message: str) -> None:
+def test_bad_photos_are_refused_next_to_the_photo_field(
+    world: World, client: Client, photos: Any, message: str
+) -> None:
     response = post(client, {**report_data(world), "photos": photos()})
 
     assert response.status_code == 400

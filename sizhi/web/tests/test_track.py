@@ -3,6 +3,7 @@ rating and reopening, and the limit on guessing codes."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
@@ -100,7 +101,7 @@ def test_report_photo_is_streamed_for_its_tracking_code(world: World, client: Cl
     assert "/media/" not in html
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
-    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    assert response.getvalue()[:2] == b"\xff\xd8"
 
 
 def test_photo_with_wrong_code_or_of_another_case_is_404(world: World, client: Client) -> None:
@@ -255,7 +256,8 @@ def test_unsatisfied_reporter_reopens_by_tracking_code(world: World, client: Cli
     rate(client, case, Satisfaction.UNSATISFIED, "井盖还是松的")
     assert 'data-testid="reopen-form"' in body(client.get(track_url(case)))
 
-    response = client.post(reverse("web:case_reopen", args=[case.tracking_code]), {"reason": "井盖还是松的，踩上去会翻"})
+    url = reverse("web:case_reopen", args=[case.tracking_code])
+    response = client.post(url, {"reason": "井盖还是松的，踩上去会翻"})
 
     assert response.status_code == 302
     case.refresh_from_db()
@@ -281,7 +283,7 @@ def test_satisfied_or_late_reporter_cannot_reopen(world: World, client: Client) 
     rate(client, satisfied, Satisfaction.SATISFIED)
     late = closed(world, reported(world, anonymous=True))
     rate(client, late, Satisfaction.UNSATISFIED)
-    Case.objects.filter(pk=late.pk).update(closed_at=timezone.now() - timezone.timedelta(days=30))
+    Case.objects.filter(pk=late.pk).update(closed_at=timezone.now() - timedelta(days=30))
 
     for case in (satisfied, late):
         assert 'data-testid="reopen-form"' not in body(client.get(track_url(case)))
