@@ -298,3 +298,14 @@ def test_rate_and_reopen_are_post_only(world: World, client: Client) -> None:
     case = closed(world, reported(world, anonymous=True))
     assert client.get(reverse("web:case_rate", args=[case.tracking_code])).status_code == 405
     assert client.get(reverse("web:case_reopen", args=[case.tracking_code])).status_code == 405
+
+
+def test_case_page_queries_do_not_grow_with_the_timeline(
+    world: World, client: Client, django_assert_max_num_queries: Any
+) -> None:
+    case = closed(world, reported(world, photos=3))
+
+    with django_assert_max_num_queries(10):
+        response = client.get(track_url(case))
+
+    assert response.status_code == 200
