@@ -43,23 +43,18 @@ def dispatch_units_for(user: User, case: Case) -> QuerySet[HandlingUnit]:
 
 
 def category_choices() -> tuple[list[tuple[Any, Any]], dict[str, Category]]:
-    """Active categories as option groups (parent → children); a parent with no active child
-    is offered on its own. Returns the choices and the categories by submitted value."""
-    categories = list(Category.objects.filter(is_active=True).select_related("parent"))
-    by_value = {str(c.pk): c for c in categories if c.parent_id is None or (c.parent and c.parent.is_active)}
-    children: dict[int, list[Category]] = {}
-    for c in by_value.values():
-        if c.parent_id is not None:
-            children.setdefault(c.parent_id, []).append(c)
+    """Active categories as option groups (parent → its active children); a parent with no
+    active child is offered on its own. Returns the choices and the categories by submitted value."""
     choices: list[tuple[Any, Any]] = [("", _("请选择类别"))]
-    for c in by_value.values():
-        if c.parent_id is not None:
-            continue
-        kids = children.get(c.pk)
-        if kids:
-            choices.append((c.name, [(str(k.pk), k.name) for k in kids]))
+    by_value: dict[str, Category] = {}
+    for parent in selectors.category_tree():
+        children: list[Category] = getattr(parent, "active_children", [])
+        if children:
+            choices.append((parent.name, [(str(c.pk), c.name) for c in children]))
+            by_value.update((str(c.pk), c) for c in children)
         else:
-            choices.append((str(c.pk), c.name))
+            choices.append((str(parent.pk), parent.name))
+            by_value[str(parent.pk)] = parent
     return choices, by_value
 
 

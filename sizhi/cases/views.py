@@ -32,7 +32,7 @@ from sizhi.accounts.selectors import is_staff_member
 from sizhi.cases import forms as case_forms
 from sizhi.cases import permissions, selectors, services
 from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
-from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent
+from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent, CategoryAttribute
 from sizhi.cases.workflow import TRANSITIONS, CaseAction, allowed_actions
 
 PAGE_SIZE = 20
@@ -208,6 +208,31 @@ def reporter_label(case: Case) -> str:
     return f"{masked_name} · {mask_phone(reporter.phone)}" if reporter.phone else masked_name
 
 
+def attribute_answers(case: Case) -> list[tuple[str, str]]:
+    """The reporter's answers to the category's further questions, as (question, answer) lines.
+    Answers are stored by question code and list answers by option key; both are turned back
+    into the words the reporter saw. An answer whose question no longer exists shows its code."""
+    answers = case.attributes or {}
+    if not answers:
+        return []
+    questions = {q.code: q for q in selectors.category_attributes(case.category)}
+    missing = [code for code in answers if code not in questions]
+    if missing:
+        # Registration may have changed the category after the reporter answered; the words
+        # then come from the question of that code in whichever category asks it.
+        for q in CategoryAttribute.objects.filter(code__in=missing).order_by("-pk"):
+            questions[q.code] = q
+    lines: list[tuple[str, str]] = []
+    for code, value in answers.items():
+        question = questions.get(code)
+        options = (question.values if question else None) or []
+        names = {str(v.get("key")): str(v.get("name")) for v in options if isinstance(v, dict)}
+        values = value if isinstance(value, list) else [value]
+        shown = "、".join(names.get(str(v), str(v)) for v in values if v not in (None, ""))
+        lines.append((question.description if question else code, shown or "—"))
+    return lines
+
+
 def _map_config(case: Case) -> dict[str, Any] | None:
     point = [case.lat, case.lng] if case.lat is not None and case.lng is not None else None
     grid = case.grid.boundary if case.grid is not None else None
@@ -253,11 +278,12 @@ def _render_detail(
         panels[bound_panel] = bound
 
     timeline = list(selectors.case_timeline(case, public_only=False))
-    attachments = list(case.attachments.all())
+    attachments = list(selectors.case_attachments(case, public_only=False))
     context = {
         "case": case,
         "nav": "list",
         "reporter_label": reporter_label(case),
+        "attribute_answers": attribute_answers(case),
         "panels": panels,
         "actions": actions,
         "timeline": timeline,

@@ -168,3 +168,28 @@ def test_every_static_file_the_console_loads_is_served_locally(world: World, cli
         if path.startswith("vendor/") and not django_settings.NODE_MODULES_DIR.exists():
             continue  # npm install has not run here; the vendor path is still the right one
         assert finders.find(path), path
+
+
+def test_answers_to_the_category_questions_are_shown_in_words(world: World, client: Client) -> None:
+    # roads-damage asks 损坏程度 (single choice) and 影响到哪些通行 (multiple choice) by default.
+    case = submit(
+        world, category=world.category, attributes={"severity": "severe", "affected": ["motor", "pedestrian"]}
+    )
+    html = detail(client, world, case)
+    assert '<dt>损坏程度</dt><dd data-testid="field-attribute">严重：塌陷、已影响通行</dd>' in html
+    assert '<dd data-testid="field-attribute">机动车、行人</dd>' in html
+
+
+def test_answers_are_escaped_and_survive_a_change_of_category(world: World, client: Client) -> None:
+    from sizhi.cases.models import Category
+
+    lamp = Category.objects.get(code="roads-streetlight")
+    case = submit(world, category=lamp, attributes={"lamp-fault": "off", "lamp-number": f"LD-12{XSS}"})
+    html = detail(client, world, case)
+    assert '<dd data-testid="field-attribute">不亮</dd>' in html
+    assert "LD-12&lt;svg onload=alert(1)&gt;" in html and "<svg" not in html
+    services.case_accept(case=case, actor=world.user("town_dispatcher"))
+    services.case_register(case=case, actor=world.user("town_dispatcher"), category=world.category)
+    # Registered under another category, the answers still read as the reporter saw them.
+    html = detail(client, world, case)
+    assert '<dt>路灯故障情况</dt><dd data-testid="field-attribute">不亮</dd>' in html
