@@ -10,6 +10,7 @@ nothing of it is. Loading again does nothing; `reset=True` removes the demo firs
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import random
@@ -510,7 +511,7 @@ class _Loader:
         plans = sorted((self._plan(s) for s in statuses), key=lambda p: p.times[0])
         boundaries = dict(Grid.objects.filter(pk__in={p.grid_id for p in plans}).values_list("pk", "boundary"))
         self.recent: dict[str, list[Case]] = defaultdict(list)
-        self.notification_times: list[tuple[int, int, datetime]] = []
+        self.notification_times: list[tuple[int, datetime]] = []
         self.last_notification = Notification.objects.aggregate(m=Max("pk"))["m"] or 0
         made: list[tuple[Case, _Plan, list[int]]] = []
         for plan in tqdm(plans, desc="示例案件", unit="件", disable=not self.progress):
@@ -552,7 +553,6 @@ class _Loader:
             category=self.categories[story.category], lat=lat, lng=lng,
             address=f"{village.district.name}{village.town.name}{village.short}{plan.place}",
         )
-        self._note_notifications(0, plan)
         front = self._front(village)
         dept_key = CATEGORY_DEPARTMENT.get(story.category)
         to_committee = story.category in VILLAGE_MATTERS or dept_key is None
@@ -567,7 +567,7 @@ class _Loader:
             dispatcher = self.district_dispatchers[village.district.code]
         verifier = self.grid_verifiers.get(case.grid_id or 0, front)
         handler = rng.choice(handlers)
-        for n, step in enumerate(plan.path[1:], start=1):
+        for step in plan.path[1:]:
             if step == "accept":
                 services.case_accept(case=case, actor=front, reason=rng.choice(texts.ACCEPT_NOTES))
             elif step == "reject":
@@ -617,10 +617,10 @@ class _Loader:
                 # After a reopening the front desk dispatches again, to the same unit.
             else:
                 raise ValueError(step)
-            self._note_notifications(n, plan)
         self.recent[village.region.code].append(case)
-        event_ids = list(case.events.order_by("pk").values_list("pk", flat=True))
-        return case, event_ids
+        events = list(case.events.order_by("pk").values_list("pk", "created_at"))
+        self._note_notifications(plan, [t for _pk, t in events])
+        return case, [pk for pk, _t in events]
 
     def _reject(self, case: Case, actor: User, village: _Village) -> None:
         earlier = [c for c in self.recent[village.region.code] if c.category_id == case.category_id]
@@ -633,12 +633,14 @@ class _Loader:
         kind = self.rng.choice([RejectionKind.INVALID, RejectionKind.NOT_OUR_BUSINESS])
         services.case_reject(case=case, actor=actor, kind=kind, reason=self.rng.choice(texts.REJECT_REASONS[kind]))
 
-    def _note_notifications(self, step: int, plan: _Plan) -> None:
-        """Remember which outbox rows the step wrote, to date them with the step (see _backdate)."""
-        last = Notification.objects.aggregate(m=Max("pk"))["m"] or 0
-        if last > self.last_notification:
-            self.notification_times.append((self.last_notification, last, plan.times[step]))
-            self.last_notification = last
+    def _note_notifications(self, plan: _Plan, event_times: list[datetime]) -> None:
+        """Give each outbox row the case's steps wrote the invented time of its step (see
+        _backdate): a row belongs to the last event written before it."""
+        rows = list(Notification.objects.filter(pk__gt=self.last_notification).values_list("pk", "created_at"))
+        for pk, written in rows:
+            step = max(0, bisect.bisect_right(event_times, written) - 1)
+            self.notification_times.append((pk, plan.times[step]))
+            self.last_notification = max(self.last_notification, pk)
 
     def _backdate(self, made: list[tuple[Case, _Plan, list[int]]]) -> None:
         """Demo data only: the services stamp every row with the current time, which would put
@@ -673,10 +675,16 @@ class _Loader:
         )
         # The history's messages went out when it happened: sent, and read when older than two days.
         read_before = self.now - timedelta(days=2)
-        for low, high, t in self.notification_times:
-            Notification.objects.filter(pk__gt=low, pk__lte=high).update(
-                created_at=t, status=NotificationStatus.SENT, sent_at=t, read_at=t if t < read_before else None
-            )
+        Notification.objects.bulk_update(
+            [
+                Notification(
+                    pk=pk, created_at=t, status=NotificationStatus.SENT, sent_at=t,
+                    read_at=t if t < read_before else None,
+                )
+                for pk, t in self.notification_times
+            ],
+            ["created_at", "status", "sent_at", "read_at"], batch_size=500,
+        )
 
 
 def _status_counts(count: int) -> dict[str, int]:
