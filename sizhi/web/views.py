@@ -43,6 +43,9 @@ REPORTS_PER_ADDRESS = throttle.Limit("report-address", 60, 60 * 60)
 # Tracking-code lookups: every lookup through the form and every miss on a tracking URL counts.
 TRACK_LOOKUPS = throttle.Limit("track-address", 30, 10 * 60)
 GRID_FEATURES_MAX = 500
+# Square degrees (about 0.5° × 0.5°, a county): beyond that, outlines are too small to tell apart
+# and would only cost bandwidth, so the map is asked to zoom in instead.
+GRID_BBOX_MAX_AREA = 0.25
 MY_REPORTS_PAGE_SIZE = 20
 RECEIPT_SESSION_KEY = "web_last_report"
 
@@ -395,13 +398,18 @@ def _parse_bbox(raw: str) -> tuple[float, float, float, float] | None:
 @require_safe
 def grids_geojson(request: HttpRequest) -> JsonResponse:
     """Grid outlines in the visible map area, so that the report map is usable with no tile
-    server at all. Boundary and name only, at most GRID_FEATURES_MAX of them."""
+    server at all. Boundary and name only, at most GRID_FEATURES_MAX of them; `truncated` tells
+    the map that there is more to see when zoomed in."""
     bbox = _parse_bbox(request.GET.get("bbox", ""))
     if bbox is None:
         return JsonResponse(
             {"error": "bbox_invalid", "message": _("请提供 bbox=最小经度,最小纬度,最大经度,最大纬度。")}, status=400
         )
-    grids, truncated = web_selectors.grids_in_bbox(*bbox, limit=GRID_FEATURES_MAX)
+    min_lng, min_lat, max_lng, max_lat = bbox
+    if (max_lng - min_lng) * (max_lat - min_lat) > GRID_BBOX_MAX_AREA:
+        grids, truncated = [], True
+    else:
+        grids, truncated = web_selectors.grids_in_bbox(*bbox, limit=GRID_FEATURES_MAX)
     features = [
         {
             "type": "Feature",

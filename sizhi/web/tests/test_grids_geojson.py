@@ -32,15 +32,24 @@ def test_grids_in_the_box_come_back_as_geojson_with_name_only(world: World, clie
 
 def test_the_count_is_capped(world: World, client: Client) -> None:
     with mock.patch.object(views, "GRID_FEATURES_MAX", 2):
-        data = client.get(URL, {"bbox": "-180,-90,180,90"}).json()
+        data = client.get(URL, {"bbox": "112.3,34.5,112.6,34.8"}).json()
 
     assert len(data["features"]) == 2
     assert data["truncated"] is True
 
 
+def test_a_box_too_large_to_draw_asks_to_zoom_in(world: World, client: Client) -> None:
+    data = client.get(URL, {"bbox": "-180,-90,180,90"}).json()
+
+    assert data["features"] == []
+    assert data["truncated"] is True
+
+
 def test_a_box_past_the_antimeridian_is_clamped(world: World, client: Client) -> None:
-    data = client.get(URL, {"bbox": "-200,-100,200,100"}).json()
-    assert len(data["features"]) == 4
+    response = client.get(URL, {"bbox": "179.9,0,180.3,0.1"})
+
+    assert response.status_code == 200
+    assert response.json()["features"] == []
 
 
 @pytest.mark.parametrize(

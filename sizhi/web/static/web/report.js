@@ -60,7 +60,7 @@
   var gridStyle = { color: "#4b6b2f", weight: 1.5, fillColor: "#9fbf7f", fillOpacity: 0.15 };
   var gridLayer = L.geoJSON(null, {
     style: function () { return gridStyle; },
-    interactive: false,
+    // Interactive so that a tap shows the grid's name; the click still reaches the map and places the pin.
     onEachFeature: function (feature, layer) {
       if (feature.properties && feature.properties.name) {
         // Text content only: names come from data, never inserted as HTML.
