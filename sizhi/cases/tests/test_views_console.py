@@ -150,6 +150,7 @@ def test_citizens_and_administrators_get_403_everywhere_in_the_console(
         response = getattr(client, method)(url)
         assert response.status_code == 403, url
         assert "金业路路口井盖缺失" not in response.content.decode()
+        assert 'data-testid="console-forbidden"' in response.content.decode()
     case.refresh_from_db()
     assert case.status == S.REPORTED
 
