@@ -33,6 +33,7 @@ from sizhi.cases import selectors, services
 from sizhi.cases.errors import CaseError
 from sizhi.cases.models import Case, CaseEvent
 from sizhi.cases.workflow import CaseAction, CaseStatus, RejectionKind, Satisfaction
+from sizhi.regions.models import Grid
 from sizhi.web import selectors as web_selectors
 from sizhi.web.forms import REPORT_ERROR_FIELDS, RateForm, ReopenForm, ReportForm, TrackLookupForm
 
@@ -406,6 +407,7 @@ def grids_geojson(request: HttpRequest) -> JsonResponse:
             {"error": "bbox_invalid", "message": _("请提供 bbox=最小经度,最小纬度,最大经度,最大纬度。")}, status=400
         )
     min_lng, min_lat, max_lng, max_lat = bbox
+    grids: list[Grid]
     if (max_lng - min_lng) * (max_lat - min_lat) > GRID_BBOX_MAX_AREA:
         grids, truncated = [], True
     else:
