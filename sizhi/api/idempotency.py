@@ -72,7 +72,7 @@ def request_fingerprint(request: HttpRequest) -> str:
         body = request.body
         try:
             add("json", json.dumps(json.loads(body), sort_keys=True, ensure_ascii=True))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             add("raw", hashlib.sha256(body).hexdigest())
     return digest.hexdigest()
 

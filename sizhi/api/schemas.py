@@ -173,6 +173,7 @@ class CaseDetail(CaseSummary):
     channel: str
     lat: float | None
     lng: float | None
+    attributes: dict[str, Any] = Field(..., description="类别补充问题的回答")
     reporter: str | None = Field(None, description="上报人（仅工作人员可见，已脱敏）")
     tracking_code: str | None = Field(None, description="查询码（仅上报人本人可见）")
     satisfaction: str
@@ -244,6 +245,10 @@ class ReportIn(Schema):
     lng: float | None = Field(None, description="经度（WGS-84）")
     address: str = Field("", max_length=SHORT_CAP * 5)
     is_anonymous: bool = Field(False, description="匿名：案件不关联账号，凭查询码跟进")
+    attributes: str | None = Field(
+        None, max_length=TEXT_CAP,
+        description='类别补充问题的回答，JSON 对象 {"问题编码": 回答}；省略表示不回答补充问题',
+    )
 
 
 class HandleIn(Schema):
@@ -354,6 +359,7 @@ def case_detail(
         channel=case.channel,
         lat=case.lat,
         lng=case.lng,
+        attributes=case.attributes if isinstance(case.attributes, dict) else {},
         reporter=reporter_label(case) if staff_view else None,
         tracking_code=case.tracking_code if is_reporter else None,
         satisfaction=case.satisfaction,

@@ -7,7 +7,7 @@ case outside the caller's scope is 404 here as everywhere; status and permission
 the services, whose coded errors are returned as they are.
 """
 
-
+import json
 from typing import Annotated, Any
 
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -128,6 +128,20 @@ def _category_or_400(category_id: int | None) -> Category | None:
 # --- intake --------------------------------------------------------------------------------------
 
 
+def _attributes(raw: str | None) -> dict[str, Any] | None:
+    """The answers to the category's further questions, sent as one JSON object in a form field."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):  # deeply nested arrays overflow the parser's stack
+        value = None
+    if not isinstance(value, dict):
+        message = _("补充信息必须是 JSON 对象。")
+        raise ApiError(400, "attributes_invalid", message, fields={"attributes": message})
+    return value
+
+
 @router.post(
     "/reports", auth=SIGNED_IN_OR_ANONYMOUS, response={201: ReportOut, **WRITE_ERRORS},
     openapi_extra=OPTIONAL_AUTH_OPENAPI, tags=["reports"], summary="上报问题（可匿名，可附照片）",
@@ -153,6 +167,7 @@ def report_submit(
         # Nobody signed in means nobody to link the case to: such a report is anonymous.
         is_anonymous=data.is_anonymous or user is None,
         channel=Channel.APP,
+        attributes=_attributes(data.attributes),
         idempotency_key=service_key(user, idempotency_key) if idempotency_key else None,
         actor=user,
     )
