@@ -7,11 +7,22 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sizhi.cases.workflow import CaseAction, CaseStatus, Channel, RejectionKind, Satisfaction
+from sizhi.cases.workflow import (
+    AssignmentRole,
+    AssignmentStatus,
+    CaseAction,
+    CaseStatus,
+    Channel,
+    Priority,
+    RejectionKind,
+    Satisfaction,
+    WarningLevel,
+)
+from sizhi.regions.models import RegionLevel
 
 
 class Category(models.Model):
@@ -168,6 +179,21 @@ class Case(models.Model):
     closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
     version = models.PositiveIntegerField(default=0, editable=False)
 
+    # 一网统管: where the case is handled now and the total clock it runs against. `due_at` is
+    # set at the first dispatch and moves only by an approved extension or a suspension, so a
+    # case bounced between units keeps its original clock.
+    priority = models.CharField(_("紧急程度"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    level = models.CharField(_("办理层级"), max_length=10, choices=RegionLevel.choices, default=RegionLevel.TOWN)
+    due_at = models.DateTimeField(_("办结时限"), null=True, blank=True)
+    yellow_at = models.DateTimeField(_("预警时间"), null=True, blank=True, editable=False)
+    warning = models.CharField(_("预警状态"), max_length=8, choices=WarningLevel.choices, default=WarningLevel.NONE)
+    suspended_at = models.DateTimeField(_("缓办开始"), null=True, blank=True)
+    return_count = models.PositiveSmallIntegerField(_("退回次数"), default=0)
+    needs_ruling = models.BooleanField(_("待指挥中心裁定"), default=False)
+    repeat_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="repeats", verbose_name=_("重复件")
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("案件")
@@ -175,6 +201,9 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["status", "region_code"], name="case_status_region"),
             models.Index(fields=["assigned_unit", "status"], name="case_unit_status"),
+            # The deadline sweep reads only these two ranges; with nothing due it touches no row.
+            models.Index(fields=["warning", "due_at"], name="case_warning_due"),
+            models.Index(fields=["warning", "yellow_at"], name="case_warning_yellow"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -257,3 +286,102 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}/{self.pk}"
+
+
+class TimeLimit(models.Model):
+    """Official time limits (category × priority); a row without a category is the default."""
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, null=True, blank=True, related_name="time_limits", verbose_name=_("类别")
+    )
+    priority = models.CharField(_("紧急程度"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    sign_hours = models.DecimalField(_("签收时限（工作小时）"), max_digits=5, decimal_places=1)
+    handle_days = models.PositiveSmallIntegerField(_("办结时限（工作日）"))
+
+    class Meta:
+        ordering = ["category__code", "priority"]
+        verbose_name = _("办理时限")
+        verbose_name_plural = _("办理时限")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "priority"], condition=Q(category__isnull=False), name="timelimit_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["priority"], condition=Q(category__isnull=True), name="timelimit_unique_default"
+            ),
+            models.CheckConstraint(condition=Q(sign_hours__gt=0) & Q(handle_days__gt=0), name="timelimit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category or _('默认')} {self.get_priority_display()}"
+
+
+class Assignment(models.Model):
+    """One unit's part in a case: the lead (主办) or an assisting unit (协办), each with its own
+    sign-for and handling clock."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("案件"))
+    unit = models.ForeignKey(
+        "units.HandlingUnit", on_delete=models.PROTECT, related_name="assignments", verbose_name=_("单位")
+    )
+    role = models.CharField(_("角色"), max_length=8, choices=AssignmentRole.choices)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=AssignmentStatus.choices, default=AssignmentStatus.PENDING
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField(_("派遣时间"), default=timezone.now)
+    sign_due_at = models.DateTimeField(_("签收时限"))
+    signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    due_at = models.DateTimeField(_("办理时限"))
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    result = models.TextField(_("办理情况"), max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["assigned_at", "id"]
+        verbose_name = _("承办任务")
+        verbose_name_plural = _("承办任务")
+        indexes = [models.Index(fields=["unit", "status"], name="assignment_unit_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(role="lead", status__in=["pending", "signed"]),
+                name="assignment_one_active_lead",
+            ),
+            models.CheckConstraint(condition=Q(due_at__gt=F("assigned_at")), name="assignment_due_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.unit_id} {self.role}"
+
+
+class ExtensionStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("已驳回")
+
+
+class ExtensionRequest(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="extension_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    days = models.PositiveSmallIntegerField(_("延期工作日"))
+    reason = models.TextField(_("理由"), max_length=2000)
+    status = models.CharField(max_length=10, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("延期申请")
+        verbose_name_plural = _("延期申请")
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(status="pending"), name="extension_one_pending"),
+            models.CheckConstraint(condition=Q(days__gte=1, days__lte=60), name="extension_days_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} +{self.days}"

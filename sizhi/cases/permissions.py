@@ -12,8 +12,8 @@ from django.db.models import Q
 
 from sizhi.accounts.models import ADMIN_ROLES, DISPATCHER_ROLES, HANDLER_ROLES, Membership, Role, User
 from sizhi.accounts.selectors import active_memberships
-from sizhi.cases.models import Case
-from sizhi.cases.workflow import CaseAction
+from sizhi.cases.models import Assignment, Case
+from sizhi.cases.workflow import CaseAction, CaseStatus
 from sizhi.units.models import HandlingUnit
 
 AnyUser = User | AnonymousUser | None
@@ -118,6 +118,41 @@ def can_rate(user: AnyUser, case: Case) -> bool:
 
 can_reopen = can_rate
 
+def _dispatcher_at_case_level(user: AnyUser, case: Case) -> bool:
+    """A dispatcher of the centre that manages the case now (its scope level is the case's level)."""
+    return any(
+        m.role in DISPATCHER_ROLES and m.scope is not None and m.scope.level == case.level and _covers(m, case)
+        for m in active_memberships(user)
+    )
+
+
+def can_decide_for(user: AnyUser, case: Case) -> bool:
+    """Extensions, suspensions and waivers are decided by a dispatcher whose scope holds the case."""
+    return _dispatcher_covers(user, case)
+
+
+def can_escalate(user: AnyUser, case: Case) -> bool:
+    if case.status == CaseStatus.REGISTERED:
+        return _dispatcher_at_case_level(user, case)
+    return _member_of_assigned_unit(user, case)
+
+
+def can_delegate(user: AnyUser, case: Case) -> bool:
+    return _dispatcher_at_case_level(user, case)
+
+
+can_extend_request = _member_of_assigned_unit
+can_suspend = can_decide_for
+can_resume = can_decide_for
+
+
+def can_work_on_assignment(user: AnyUser, assignment: Assignment) -> bool:
+    return any(
+        m.unit_id == assignment.unit_id and (m.role in HANDLER_ROLES or m.role in DISPATCHER_ROLES)
+        for m in active_memberships(user)
+    )
+
+
 ACTION_CHECKS = {
     CaseAction.ACCEPT: can_accept,
     CaseAction.REJECT: can_reject,
@@ -131,6 +166,11 @@ ACTION_CHECKS = {
     CaseAction.CLOSE: can_close,
     CaseAction.RATE: can_rate,
     CaseAction.REOPEN: can_reopen,
+    CaseAction.ESCALATE: can_escalate,
+    CaseAction.DELEGATE: can_delegate,
+    CaseAction.EXTEND_REQUEST: can_extend_request,
+    CaseAction.SUSPEND: can_suspend,
+    CaseAction.RESUME: can_resume,
 }
 
 

@@ -13,27 +13,34 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sizhi.accounts.models import DISPATCHER_ROLES, Membership, User
-from sizhi.cases import permissions
+from sizhi.accounts.models import User
+from sizhi.cases import linkage, permissions
 from sizhi.cases.attributes import clean_attribute_answers
-from sizhi.cases.errors import CaseConflict, CaseError, CasePermissionDenied, ReportInvalid, TransitionNotAllowed
+from sizhi.cases.errors import CaseError, CasePermissionDenied, ReportInvalid, TransitionNotAllowed
 from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent, Category
 from sizhi.cases.photos import ProcessedPhoto, check_photo_count, process_photo
 from sizhi.cases.text import clean_text, finite_coordinate
+from sizhi.cases.transitions import (
+    actor_unit,
+    notify_dispatchers,
+    require,
+    require_reason,
+    tell_reporter,
+    tell_unit,
+    transition,
+)
 from sizhi.cases.workflow import (
     TRANSITIONS,
     CaseAction,
     CaseStatus,
     Channel,
+    Priority,
     RejectionKind,
     Satisfaction,
 )
-from sizhi.notify.services import notify_users
 from sizhi.regions.models import Region, RegionLevel
 from sizhi.regions.spatial import locate_grid
 from sizhi.units.models import HandlingUnit
@@ -151,6 +158,7 @@ def report_submit(
                 grid=grid,
                 region=region,
                 region_code=region.code,
+                level=initial_level(region),
                 created_at=now,
                 updated_at=now,
             )
@@ -163,7 +171,7 @@ def report_submit(
                 data={"channel": channel},
             )
             _store_photos(case, event, processed, AttachmentKind.REPORT)
-            _notify_dispatchers(case)
+            notify_dispatchers(case)
     except IntegrityError:
         # Two submissions with the same key raced; the other one won, return its case.
         if key:
@@ -172,6 +180,11 @@ def report_submit(
                 return existing
         raise
     return case
+
+
+def initial_level(region: Region) -> str:
+    """Intake starts at the lowest command centre: the town for a placed case, else the region's own level."""
+    return RegionLevel.TOWN if region.level == RegionLevel.VILLAGE else region.level
 
 
 def _case_for_idempotency_key(key: str, reporter: User | None, is_anonymous: bool) -> Case | None:
@@ -199,88 +212,7 @@ def _store_photos(case: Case, event: CaseEvent, photos: Sequence[ProcessedPhoto]
         attachment.save()
 
 
-def _notify_dispatchers(case: Case) -> None:
-    """Tell the dispatchers of the lowest centre whose scope holds the case; the levels above
-    see it in their lists without being paged for it."""
-    prefixes = [case.region_code[:n] for n in (4, 6, 9, 12)]
-    memberships = list(
-        Membership.objects.filter(
-            is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=prefixes
-        ).select_related("user", "scope")
-    )
-    if not memberships:
-        return
-    lowest = max(len(m.scope.prefix) for m in memberships if m.scope is not None)
-    notify_users(
-        users=[m.user for m in memberships if m.scope is not None and len(m.scope.prefix) == lowest],
-        subject=_("新上报：%(title)s") % {"title": case.title},
-        body=_("案件 %(number)s 待受理。") % {"number": case.number},
-        link=reverse("cases:detail", args=[case.pk]),
-    )
-
-
 # --- transitions -------------------------------------------------------------------------------
-
-
-def _require(actor: User | None, case: Case, action: str) -> None:
-    if case.status not in TRANSITIONS[action].sources:
-        raise TransitionNotAllowed(action, case.status)
-    if not permissions.can_perform(actor, case, action):
-        raise CasePermissionDenied(_("您无权对该案件执行此操作。"))
-
-
-def _require_reason(reason: str, message: str) -> str:
-    text = clean_text(reason)
-    if not text:
-        raise CaseError(message, code="reason_required", field="reason")
-    if len(text) > 2000:
-        raise CaseError(_("说明不能超过 2000 个字。"), code="reason_too_long", field="reason")
-    return text
-
-
-def _actor_unit(actor: User | None, case: Case) -> HandlingUnit | None:
-    if actor is None:
-        return None
-    membership = (
-        Membership.objects.filter(user=actor, is_active=True, unit__isnull=False)
-        .select_related("unit")
-        .order_by("-unit__region_code")
-        .first()
-    )
-    return membership.unit if membership else None
-
-
-def _transition(
-    *,
-    case: Case,
-    action: str,
-    actor: User | None,
-    reason: str = "",
-    changes: dict[str, Any] | None = None,
-    data: dict[str, Any] | None = None,
-    is_public: bool = True,
-) -> CaseEvent:
-    """Move the case with a conditional UPDATE on (status, version): of two actors who act on
-    the same case at the same moment exactly one wins, the other gets CaseConflict (HTTP 409)."""
-    transition = TRANSITIONS[action]
-    now = timezone.now()
-    changes = dict(changes or {})
-    updated = Case.objects.filter(pk=case.pk, status=case.status, version=case.version).update(
-        **changes, status=transition.target, updated_at=now, version=F("version") + 1
-    )
-    if updated != 1:
-        raise CaseConflict()
-    event = CaseEvent.objects.create(
-        case=case, action=action, from_status=case.status, to_status=transition.target, actor=actor,
-        actor_unit=_actor_unit(actor, case), reason=reason, data=data or {}, is_public=is_public,
-        created_at=now,
-    )
-    for field, value in changes.items():
-        setattr(case, field, value)
-    case.status = transition.target
-    case.updated_at = now
-    case.version += 1
-    return event
 
 
 NOTE_MAX = 2000
@@ -308,28 +240,15 @@ def case_add_public_note(
     case.updated_at, case.status = now, status
     return CaseEvent.objects.create(
         case=case, action=CaseAction.NOTE, from_status=status, to_status=status, actor=actor,
-        actor_unit=_actor_unit(actor, case), reason=body, data=data or {}, is_public=True, created_at=now,
+        actor_unit=actor_unit(actor, case), reason=body, data=data or {}, is_public=True, created_at=now,
     )
-
-
-def _tell_reporter(case: Case, subject: str, body: str) -> None:
-    if case.reporter_id is not None and case.reporter is not None:
-        notify_users(
-            users=[case.reporter], subject=subject, body=body,
-            link=reverse("web:case_track", args=[case.tracking_code]), sms=True,
-        )
-
-
-def _tell_unit(unit: HandlingUnit, case: Case, subject: str) -> None:
-    users = User.objects.filter(memberships__unit=unit, memberships__is_active=True).distinct()
-    notify_users(users=users, subject=subject, body=case.title, link=reverse("cases:detail", args=[case.pk]))
 
 
 @transaction.atomic
 def case_accept(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
-    _require(actor, case, CaseAction.ACCEPT)
-    event = _transition(case=case, action=CaseAction.ACCEPT, actor=actor, reason=clean_text(reason))
-    _tell_reporter(case, _("您的反映已受理"), _("编号 %(number)s 已受理，我们会尽快处理。") % {"number": case.number})
+    require(actor, case, CaseAction.ACCEPT)
+    event = transition(case=case, action=CaseAction.ACCEPT, actor=actor, reason=clean_text(reason))
+    tell_reporter(case, _("您的反映已受理"), _("编号 %(number)s 已受理，我们会尽快处理。") % {"number": case.number})
     return event
 
 
@@ -337,10 +256,10 @@ def case_accept(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
 def case_reject(
     *, case: Case, actor: User, kind: str, reason: str, duplicate_of: Case | None = None
 ) -> CaseEvent:
-    _require(actor, case, CaseAction.REJECT)
+    require(actor, case, CaseAction.REJECT)
     if kind not in RejectionKind.values:
         raise CaseError(_("请选择不予受理的原因。"), code="rejection_kind_invalid", field="kind")
-    text = _require_reason(reason, _("请说明不予受理的理由，群众会看到这段说明。"))
+    text = require_reason(reason, _("请说明不予受理的理由，群众会看到这段说明。"))
     if kind == RejectionKind.DUPLICATE:
         if duplicate_of is None:
             raise CaseError(_("请填写与之重复的案件编号。"), code="duplicate_of_required", field="duplicate_of")
@@ -348,99 +267,108 @@ def case_reject(
             raise CaseError(_("案件不能与自身重复。"), code="duplicate_of_self", field="duplicate_of")
     elif duplicate_of is not None:
         raise CaseError(_("只有“重复上报”才能关联重复案件。"), code="duplicate_of_unexpected", field="duplicate_of")
-    event = _transition(
+    event = transition(
         case=case, action=CaseAction.REJECT, actor=actor, reason=text,
         changes={"rejection_kind": kind, "duplicate_of": duplicate_of, "closed_at": timezone.now()},
         data={"kind": kind, "duplicate_of": duplicate_of.number if duplicate_of else None},
     )
-    _tell_reporter(case, _("您的反映未予受理"), text)
+    tell_reporter(case, _("您的反映未予受理"), text)
     return event
 
 
 @transaction.atomic
 def case_register(*, case: Case, actor: User, category: Category | None = None, reason: str = "") -> CaseEvent:
-    _require(actor, case, CaseAction.REGISTER)
+    require(actor, case, CaseAction.REGISTER)
     category = category or case.category
     if category is None:
         raise CaseError(_("立案前请选择事件类别。"), code="category_required", field="category")
     if not category.is_active:
         raise CaseError(_("所选类别已停用，请重新选择。"), code="category_inactive", field="category")
-    return _transition(
+    event = transition(
         case=case, action=CaseAction.REGISTER, actor=actor, reason=clean_text(reason),
         changes={"category": category}, data={"category": category.code},
     )
-
-
-@transaction.atomic
-def case_dispatch(*, case: Case, actor: User, unit: HandlingUnit, reason: str = "") -> CaseEvent:
-    _require(actor, case, CaseAction.DISPATCH)
-    if not permissions.can_dispatch_to(actor, case, unit):
-        raise CaseError(
-            _("不能派遣给“%(unit)s”：该单位不在您的管辖范围内，或其辖区不包含案发地。") % {"unit": unit.name},
-            code="dispatch_unit_out_of_scope", field="unit",
-        )
-    now = timezone.now()
-    event = _transition(
-        case=case, action=CaseAction.DISPATCH, actor=actor, reason=clean_text(reason),
-        changes={"assigned_unit": unit, "handler": None, "dispatched_at": now},
-        data={"unit": unit.pk, "unit_name": unit.name},
-    )
-    _tell_unit(unit, case, _("新派遣案件：%(number)s") % {"number": case.number})
+    linkage.dispatch_by_matrix(case=case)
     return event
 
 
 @transaction.atomic
-def case_sign_for(*, case: Case, actor: User) -> CaseEvent:
-    _require(actor, case, CaseAction.SIGN_FOR)
-    return _transition(case=case, action=CaseAction.SIGN_FOR, actor=actor, changes={"handler": actor})
-
-
-@transaction.atomic
-def case_return(*, case: Case, actor: User, reason: str) -> CaseEvent:
-    _require(actor, case, CaseAction.RETURN)
-    text = _require_reason(reason, _("退回必须说明理由。"))
-    unit = case.assigned_unit
-    return _transition(
-        case=case, action=CaseAction.RETURN, actor=actor, reason=text,
-        changes={"assigned_unit": None, "handler": None},
-        data={"unit": unit.pk if unit else None, "unit_name": unit.name if unit else ""},
+def case_dispatch(
+    *,
+    case: Case,
+    actor: User,
+    unit: HandlingUnit,
+    reason: str = "",
+    assist_units: Sequence[HandlingUnit] = (),
+    priority: str | None = None,
+) -> CaseEvent:
+    """Send the case to a lead unit (主办), optionally with assisting units (协办)."""
+    require(actor, case, CaseAction.DISPATCH)
+    for target in (unit, *assist_units):
+        if not permissions.can_dispatch_to(actor, case, target):
+            raise CaseError(
+                _("不能派遣给“%(unit)s”：该单位不在您的管辖范围内，或其辖区不包含案发地。") % {"unit": target.name},
+                code="dispatch_unit_out_of_scope", field="unit",
+            )
+    if priority is not None and priority not in Priority.values:
+        raise CaseError(_("紧急程度无效。"), code="priority_invalid", field="priority")
+    return linkage.dispatch(
+        case=case, actor=actor, lead=unit, assists=assist_units, reason=clean_text(reason), priority=priority
     )
 
 
 @transaction.atomic
+def case_sign_for(*, case: Case, actor: User) -> CaseEvent:
+    require(actor, case, CaseAction.SIGN_FOR)
+    event = transition(case=case, action=CaseAction.SIGN_FOR, actor=actor, changes={"handler": actor})
+    linkage.lead_signed(case=case, at=event.created_at)
+    return event
+
+
+@transaction.atomic
+def case_return(*, case: Case, actor: User, reason: str) -> CaseEvent:
+    require(actor, case, CaseAction.RETURN)
+    text = require_reason(reason, _("退回必须说明理由。"))
+    return linkage.give_back(case=case, actor=actor, reason=text)
+
+
+@transaction.atomic
 def case_handle(*, case: Case, actor: User, result: str, photos: Sequence[UploadedFile] = ()) -> CaseEvent:
-    _require(actor, case, CaseAction.HANDLE)
-    text = _require_reason(result, _("请填写处置情况。"))
+    require(actor, case, CaseAction.HANDLE)
+    text = require_reason(result, _("请填写处置情况。"))
+    linkage.require_assists_finished(case)
     check_photo_count(len(photos))
     processed = [process_photo(p) for p in photos]
-    event = _transition(case=case, action=CaseAction.HANDLE, actor=actor, reason=text, changes={"handler": actor})
+    event = transition(case=case, action=CaseAction.HANDLE, actor=actor, reason=text, changes={"handler": actor})
     _store_photos(case, event, processed, AttachmentKind.HANDLING)
+    linkage.lead_finished(case=case, result=text, at=event.created_at)
     return event
 
 
 @transaction.atomic
 def case_verify(*, case: Case, actor: User, passed: bool, reason: str = "") -> CaseEvent:
     action = CaseAction.VERIFY_PASS if passed else CaseAction.VERIFY_FAIL
-    _require(actor, case, action)
+    require(actor, case, action)
     if passed:
-        return _transition(case=case, action=action, actor=actor, reason=clean_text(reason))
-    text = _require_reason(reason, _("核查不通过时必须说明原因。"))
-    event = _transition(case=case, action=action, actor=actor, reason=text)
+        return transition(case=case, action=action, actor=actor, reason=clean_text(reason))
+    text = require_reason(reason, _("核查不通过时必须说明原因。"))
+    event = transition(case=case, action=action, actor=actor, reason=text)
+    linkage.lead_reworks(case=case)
     if case.assigned_unit is not None:
-        _tell_unit(case.assigned_unit, case, _("核查未通过，请重新处置：%(number)s") % {"number": case.number})
+        tell_unit(case.assigned_unit, case, _("核查未通过，请重新处置：%(number)s") % {"number": case.number})
     return event
 
 
 @transaction.atomic
 def case_close(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
-    _require(actor, case, CaseAction.CLOSE)
+    require(actor, case, CaseAction.CLOSE)
     if not case.events.filter(action=CaseAction.HANDLE).exists():
         raise CaseError(_("没有处置记录的案件不能结案。"), code="case_close_without_handling")
-    event = _transition(
+    event = transition(
         case=case, action=CaseAction.CLOSE, actor=actor, reason=clean_text(reason),
         changes={"closed_at": timezone.now()},
     )
-    _tell_reporter(
+    tell_reporter(
         case, _("您的反映已办结"),
         _("编号 %(number)s 已办结，欢迎对办理结果进行评价。") % {"number": case.number},
     )
@@ -468,7 +396,7 @@ def case_rate(
     if satisfaction not in Satisfaction.values:
         raise CaseError(_("请选择满意、基本满意或不满意。"), code="satisfaction_invalid", field="satisfaction")
     text = clean_text(comment)[:1000]
-    return _transition(
+    return transition(
         case=case, action=CaseAction.RATE, actor=actor, reason=text,
         changes={"satisfaction": satisfaction, "rating_comment": text, "rated_at": timezone.now()},
         data={"satisfaction": satisfaction},
@@ -500,14 +428,14 @@ def case_reopen(*, case: Case, actor: User | None, reason: str, tracking_code: s
             _("只有评价为“不满意”且在结案后 %(days)d 天内才能申请重新办理。") % {"days": settings.SIZHI_REOPEN_DAYS},
             code="case_reopen_not_allowed",
         )
-    text = _require_reason(reason, _("请说明哪里还没有解决。"))
+    text = require_reason(reason, _("请说明哪里还没有解决。"))
     # The rating stays on the earlier event; the case is rated afresh after the next closure.
-    event = _transition(
+    event = transition(
         case=case, action=CaseAction.REOPEN, actor=actor, reason=text,
         changes={
             "assigned_unit": None, "handler": None, "closed_at": None,
             "satisfaction": "", "rating_comment": "", "rated_at": None,
         },
     )
-    _notify_dispatchers(case)
+    notify_dispatchers(case)
     return event

@@ -3,7 +3,7 @@ same transaction, the fields that move with it, and the messages queued in the o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -141,7 +141,7 @@ EXPECTED_NOTIFIED = {
     A.REGISTER: set(),
     A.DISPATCH: {(name, "inbox") for name in UNIT_MEMBERS},
     A.SIGN_FOR: set(),
-    A.RETURN: set(),
+    A.RETURN: {("town_dispatcher", "inbox")},  # the dispatcher must route it again
     A.HANDLE: set(),
     A.VERIFY_PASS: set(),
     A.VERIFY_FAIL: {(name, "inbox") for name in UNIT_MEMBERS},
@@ -318,7 +318,11 @@ def test_dispatch_assigns_the_unit_and_starts_the_clock(world: World) -> None:
     assert case.handler is None
     assert case.dispatched_at is not None and case.dispatched_at >= before
     assert event.reason == "请社区处理"
-    assert event.data == {"unit": world.village_a1_committee.pk, "unit_name": world.village_a1_committee.name}
+    assert (event.data["unit"], event.data["unit_name"]) == (
+        world.village_a1_committee.pk, world.village_a1_committee.name
+    )
+    assert event.data["assists"] == []
+    assert case.due_at is not None and case.due_at == datetime.fromisoformat(event.data["due_at"])
 
 
 def test_district_dispatcher_may_dispatch_to_a_district_department(world: World) -> None:
@@ -355,7 +359,9 @@ def test_return_sends_the_case_back_to_dispatch_without_a_unit(world: World, sou
     assert case.assigned_unit is None
     assert case.handler is None
     assert event.from_status == source
-    assert event.data == {"unit": world.village_a1_committee.pk, "unit_name": world.village_a1_committee.name}
+    assert event.data == {
+        "unit": world.village_a1_committee.pk, "unit_name": world.village_a1_committee.name, "ruling": False
+    }
 
 
 def test_returned_case_can_be_dispatched_again(world: World) -> None:

@@ -1,0 +1,124 @@
+"""The mechanism every case action shares: the guarded conditional UPDATE that moves a case and
+writes its event, the permission and reason checks, and who is told about it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sizhi.accounts.models import DISPATCHER_ROLES, Membership, User
+from sizhi.cases import permissions
+from sizhi.cases.errors import CaseConflict, CaseError, CasePermissionDenied, TransitionNotAllowed
+from sizhi.cases.models import Case, CaseEvent
+from sizhi.cases.text import clean_text
+from sizhi.cases.workflow import TRANSITIONS
+from sizhi.notify.services import notify_users
+from sizhi.units.models import HandlingUnit
+
+
+def dispatchers_for(case: Case) -> list[User]:
+    """The dispatchers of the centre at the case's current level whose scope holds it; when that
+    level has none, those of the lowest centre that does (the levels above see it in their lists)."""
+    prefixes = [case.region_code[:n] for n in (4, 6, 9, 12)]
+    memberships = [
+        m for m in Membership.objects.filter(
+            is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=prefixes
+        ).select_related("user", "scope")
+        if m.scope is not None
+    ]
+    if not memberships:
+        return []
+    chosen = [m for m in memberships if m.scope is not None and m.scope.level == case.level]
+    if not chosen:
+        lowest = max(len(m.scope.prefix) for m in memberships if m.scope is not None)
+        chosen = [m for m in memberships if m.scope is not None and len(m.scope.prefix) == lowest]
+    return [m.user for m in chosen]
+
+
+def notify_dispatchers(case: Case, subject: str | None = None) -> None:
+    notify_users(
+        users=dispatchers_for(case),
+        subject=subject or _("新上报：%(title)s") % {"title": case.title},
+        body=_("案件 %(number)s 待处理。") % {"number": case.number},
+        link=reverse("cases:detail", args=[case.pk]),
+    )
+
+
+def require(actor: User | None, case: Case, action: str) -> None:
+    if case.status not in TRANSITIONS[action].sources:
+        raise TransitionNotAllowed(action, case.status)
+    if not permissions.can_perform(actor, case, action):
+        raise CasePermissionDenied(_("您无权对该案件执行此操作。"))
+
+
+def require_reason(reason: str, message: str) -> str:
+    text = clean_text(reason)
+    if not text:
+        raise CaseError(message, code="reason_required", field="reason")
+    if len(text) > 2000:
+        raise CaseError(_("说明不能超过 2000 个字。"), code="reason_too_long", field="reason")
+    return text
+
+
+def actor_unit(actor: User | None, case: Case) -> HandlingUnit | None:
+    if actor is None:
+        return None
+    membership = (
+        Membership.objects.filter(user=actor, is_active=True, unit__isnull=False)
+        .select_related("unit")
+        .order_by("-unit__region_code")
+        .first()
+    )
+    return membership.unit if membership else None
+
+
+def transition(
+    *,
+    case: Case,
+    action: str,
+    actor: User | None,
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    is_public: bool = True,
+) -> CaseEvent:
+    """Move the case with a conditional UPDATE on (status, version): of two actors who act on
+    the same case at the same moment exactly one wins, the other gets CaseConflict (HTTP 409)."""
+    transition = TRANSITIONS[action]
+    now = timezone.now()
+    changes = dict(changes or {})
+    target = transition.target_from(case.status)
+    updated = Case.objects.filter(pk=case.pk, status=case.status, version=case.version).update(
+        **changes, status=target, updated_at=now, version=F("version") + 1
+    )
+    if updated != 1:
+        raise CaseConflict()
+    event = CaseEvent.objects.create(
+        case=case, action=action, from_status=case.status, to_status=target, actor=actor,
+        actor_unit=actor_unit(actor, case), reason=reason, data=data or {}, is_public=is_public,
+        created_at=now,
+    )
+    for field, value in changes.items():
+        setattr(case, field, value)
+    case.status = target
+    case.updated_at = now
+    case.version += 1
+    return event
+
+
+
+def tell_reporter(case: Case, subject: str, body: str) -> None:
+    if case.reporter_id is not None and case.reporter is not None:
+        notify_users(
+            users=[case.reporter], subject=subject, body=body,
+            link=reverse("web:case_track", args=[case.tracking_code]), sms=True,
+        )
+
+
+def tell_unit(unit: HandlingUnit, case: Case, subject: str) -> None:
+    users = User.objects.filter(memberships__unit=unit, memberships__is_active=True).distinct()
+    notify_users(users=users, subject=subject, body=case.title, link=reverse("cases:detail", args=[case.pk]))
