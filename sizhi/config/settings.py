@@ -168,4 +168,8 @@ SIZHI_MAX_PHOTO_PIXELS = env_int("SIZHI_MAX_PHOTO_PIXELS", 40_000_000)
 SIZHI_REOPEN_DAYS = env_int("SIZHI_REOPEN_DAYS", 7)
 # Office hours on working days, for limits counted in working hours (签收时限).
 SIZHI_OFFICE_HOURS = env_str("SIZHI_OFFICE_HOURS", "08:30-12:00,14:30-18:00")
+# Share of the allowed working time after which an open case shows a yellow warning.
+SIZHI_WARNING_SHARE = env_int("SIZHI_WARNING_PERCENT", 80) / 100
+# After this many returns (退回) a case goes to the command centre for a ruling.
+SIZHI_RETURNS_BEFORE_RULING = env_int("SIZHI_RETURNS_BEFORE_RULING", 2)
 SIZHI_CASE_NUMBER_PREFIX = env_str("SIZHI_CASE_NUMBER_PREFIX", "LY")

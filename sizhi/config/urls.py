@@ -5,6 +5,7 @@ from django.views.static import serve
 urlpatterns = [
     path("accounts/", include("sizhi.accounts.urls")),
     path("console/", include("sizhi.cases.urls")),
+    path("open311/v2/", include("sizhi.open311.urls")),
     path("api/v1/", include("sizhi.api.urls")),
     path("account/tokens/", include("sizhi.api.token_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
