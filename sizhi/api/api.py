@@ -3,8 +3,13 @@ document generated from the same types, one error format (see errors.py)."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.operation import Operation
+from ninja.parser import Parser
 
 from sizhi.api.docs import LocalSwagger
 from sizhi.api.endpoints import cases, reference
@@ -24,6 +29,18 @@ DESCRIPTION = """
 """
 
 
+class ObjectBodyParser(Parser):
+    """Every JSON body of this API is an object. Ninja would take `null`, `[1]` or `"x"` as an
+    empty body and run the operation with its defaults; here they are a 400 like any unparsable
+    body (ninja turns the exception into one)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return data
+
+
 class SizhiAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation: Operation) -> str:
         # The view's own name (case_accept, region_get…) is unique in this API and readable in
@@ -38,6 +55,7 @@ api = SizhiAPI(
     urls_namespace=NAMESPACE,
     docs=LocalSwagger(),
     docs_url="/docs",
+    parser=ObjectBodyParser(),
 )
 install_error_handlers(api)
 api.add_router("", cases.router)

@@ -217,18 +217,20 @@ class RejectIn(Schema):
     duplicate_of: str | None = Field(None, max_length=64, description="重复于的案件编号（仅 duplicate）")
 
 
+# JSON bodies take JSON types strictly: `true` or `"5"` is not an id and `1` is not a yes, since a
+# lenient cast could dispatch or verify a case nobody meant to.
 class RegisterIn(Schema):
-    category: int | None = Field(None, ge=1, le=MAX_ID, description="类别 id；省略则沿用上报时的类别")
+    category: int | None = Field(None, ge=1, le=MAX_ID, strict=True, description="类别 id；省略则沿用上报时的类别")
     reason: str = Field("", max_length=TEXT_CAP)
 
 
 class DispatchIn(Schema):
-    unit: int = Field(..., ge=1, le=MAX_ID, description="承办单位 id")
+    unit: int = Field(..., ge=1, le=MAX_ID, strict=True, description="承办单位 id")
     reason: str = Field("", max_length=TEXT_CAP)
 
 
 class VerifyIn(Schema):
-    passed: bool
+    passed: bool = Field(..., strict=True, description="true：核查通过；false：不通过（须说明原因）")
     reason: str = Field("", max_length=TEXT_CAP)
 
 

@@ -232,7 +232,7 @@ def test_revoke_own_token(world: World) -> None:
 
 
 def test_another_users_token_cannot_be_revoked(world: World) -> None:
-    token, secret = api_token_create(user=world.user("citizen2"), name="别人的")
+    token, _secret = api_token_create(user=world.user("citizen2"), name="别人的")
     client = Client()
     client.login(username="citizen", password=PASSWORD)
     assert client.post(reverse("api_tokens:revoke", args=[token.pk])).status_code == 404

@@ -142,10 +142,8 @@ def test_report_answers_category_questions(world: World, as_user) -> None:
     missing = client.post("/reports", _form(world, category=world.category.pk, attributes="{}"), form=True)
     assert missing.status_code == 400
     assert missing.json()["error"]["code"] == "attribute_invalid"
-    response = client.post(
-        "/reports", _form(world, category=world.category.pk, attributes=json.dumps({"depth": "15", "severity": "severe"})),
-        form=True,
-    )
+    answers = json.dumps({"depth": "15", "severity": "severe"})
+    response = client.post("/reports", _form(world, category=world.category.pk, attributes=answers), form=True)
     assert response.status_code == 201, response.content
     case_id = response.json()["id"]
     assert client.get(f"/cases/{case_id}").json()["attributes"] == {"depth": 15, "severity": "severe"}
