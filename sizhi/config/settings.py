@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "sizhi.workdays",
     "sizhi.web",
     "sizhi.demo",
+    "sizhi.open311",
     "sizhi.api",
 ]
 
