@@ -4,7 +4,7 @@ pagination), the citizen's own cases, detail with timeline, photos — and 404 o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -99,8 +99,8 @@ def test_list_filters_by_local_dates(world: World, as_user) -> None:
     new = reported(world)
     # 2026-03-01 23:30 in Shanghai is still 2026-03-01 locally but 15:30 UTC the same day.
     local = timezone.get_current_timezone()
-    Case.objects.filter(pk=old.pk).update(created_at=timezone.datetime(2026, 3, 1, 23, 30, tzinfo=local))
-    Case.objects.filter(pk=new.pk).update(created_at=timezone.datetime(2026, 3, 2, 0, 30, tzinfo=local))
+    Case.objects.filter(pk=old.pk).update(created_at=datetime(2026, 3, 1, 23, 30, tzinfo=local))
+    Case.objects.filter(pk=new.pk).update(created_at=datetime(2026, 3, 2, 0, 30, tzinfo=local))
     client = as_user("town_dispatcher")
     ids = lambda q: [c["id"] for c in client.get(f"/cases?{q}").json()["results"]]  # noqa: E731
     assert ids("from=2026-03-01&to=2026-03-01") == [old.pk]
