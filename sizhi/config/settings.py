@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "sizhi.demo",
     "sizhi.open311",
     "sizhi.api",
+    "sizhi.insight",
 ]
 
 MIDDLEWARE = [
