@@ -102,7 +102,7 @@ def _raise_warning(pk: int, *, to: str, from_levels: list[str], now: dt.datetime
         action = CaseAction.WARN_RED if to == WarningLevel.RED else CaseAction.WARN_YELLOW
         CaseEvent.objects.create(
             case=case, action=action, from_status=case.status, to_status=case.status, actor=None,
-            is_public=False, created_at=now,
+            unit_id=case.assigned_unit_id, is_public=False, created_at=now,
             data={"due_at": case.due_at.isoformat() if case.due_at else None, "unit": case.assigned_unit_id},
         )
         _notify_warning(case, to)

@@ -97,8 +97,11 @@ def transition(
     )
     if updated != 1:
         raise CaseConflict()
+    # The unit the event concerns: the one holding the case before the change (a return, an
+    # escalation), or else the one it goes to (a dispatch).
+    unit_id = case.assigned_unit_id or getattr(changes.get("assigned_unit"), "pk", None)
     event = CaseEvent.objects.create(
-        case=case, action=action, from_status=case.status, to_status=target, actor=actor,
+        case=case, action=action, from_status=case.status, to_status=target, actor=actor, unit_id=unit_id,
         actor_unit=actor_unit(actor, case), reason=reason, data=data or {}, is_public=is_public,
         created_at=now,
     )
