@@ -109,7 +109,8 @@ _PROBLEM_KINDS: dict[str, str] = {
     "school": "入学|学位|就读|上学|学校|小学|中学|幼儿园|生源|划片|学区",
     "parking": "车位|停车|车库",
     "property": "物业|业委会|维修基金|电梯",
-    "sales": "捆绑|售楼|开发商|购房|房价|精装|交房|延期|首付|定金|认筹|摇号|捂盘|虚假宣传|降价",
+    "sales": "捆绑|售楼|购房|房价|精装|首付|定金|认筹|摇号|捂盘|虚假宣传|降价|车位销售",
+    "handover": "交房|延期交付|逾期交付|房产证|不动产证|办证",
     "traffic": "拥堵|公交|地铁|红绿灯|信号灯|路面|修路|通行|限行|交通|站点|出入口|堵车",
     "utilities": "停水|停电|水压|供水|供电|燃气|天然气|供暖|自来水|水费|电费|断水|断电",
     "demolition": "拆迁|征收|征地|安置|补偿|棚改|旧城改造|旧改",
@@ -246,18 +247,26 @@ def _subject_matrix(items: list[_Prepared], settings: Settings) -> sparse.csr_ma
 
 def _key_incidence(sets: list[set[str]]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
     """(own, expanded): message x key incidence, and the same with every key widened to the keys
-    it matches (textsim.keys_match), so `own @ expanded.T > 0` means "some place in common"."""
+    it matches (textsim.keys_match), so `own @ expanded.T > 0` means "some place in common".
+    Candidates come from an index of substrings (containment) and of endings (same name after
+    a different prefix), so only plausible pairs of keys are compared."""
     keys = sorted(set().union(*sets)) if sets else []
     index = {k: i for i, k in enumerate(keys)}
     # Which keys contain which: index every key by its substrings, then look each key up.
     by_sub: dict[str, list[int]] = defaultdict(list)
+    by_end: dict[str, list[int]] = defaultdict(list)
     for i, k in enumerate(keys):
         subs = {k[a:b] for a in range(len(k)) for b in range(a + 2, len(k) + 1)}
         for sub in subs:
             by_sub[sub].append(i)
+        for a in range(len(k) - 2):
+            by_end[k[a:]].append(i)
     widen: dict[int, set[int]] = {}
     for i, k in enumerate(keys):
-        widen[i] = {j for j in by_sub.get(k, []) if textsim.keys_match(k, keys[j])} | {i}
+        candidates = set(by_sub.get(k, []))
+        for a in range(len(k) - 2):
+            candidates.update(by_end.get(k[a:], []))
+        widen[i] = {j for j in candidates if textsim.keys_match(k, keys[j])} | {i}
     own_r: list[int] = []
     own_c: list[int] = []
     exp_r: list[int] = []
@@ -525,6 +534,7 @@ def _describe(members: list[_Prepared]) -> tuple[str, str]:
         subject = subject.replace(p.name, "")
     subject = _LEADING_VERBS.sub("", subject.strip(" ，,。:：-—"))
     subject = subject.strip(" ，,。:：-—“”\"'（）()")
+    subject = re.sub(r"^(?:的|在|之|和|与|及)+", "", subject)
     if len(subject) < 4 or not where:
         label = central if not where or where in central else f"{where} {central}"
     else:

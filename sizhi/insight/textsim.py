@@ -204,7 +204,7 @@ _LEADING_JUNK = _wordset(
 # Verbs and time words only when common: the dictionary tags rare name parts oddly (可可/v, 东来/t).
 _STOP_TAGS = frozenset({"p", "c", "u", "uj", "ul", "uz", "ug", "uv", "ud", "r", "d", "y", "e", "o", "m", "mq",
                         "q", "f", "l", "i", "nt"})
-_COMMON_TAGS = frozenset({"v", "vd", "ad", "s"})
+_COMMON_TAGS = frozenset({"v", "vd", "ad"})
 # Words that do not make a place specific: "配套幼儿园", "民办幼儿园", "公交站" name a kind of
 # place, not one place.
 _GENERIC = _wordset(
@@ -215,6 +215,7 @@ _GENERIC = _wordset(
     马路 大马路 泥巴 水泥 小 大 老 新 东 南 西 北 中 上 下 前 后 内 外 省 市 区 县 镇 村 街 路 公共 城区 主城
     高速 道路 公路 小区 社区 楼盘 项目 本地 当地 周围 沿线 两侧 全县 全区 全省 省城 城里 重点 示范 第一 一
     工作 移交 同一 好差 地区 附属 房地产 隔壁 整个 我家 我们 他们 所属 附属 对应 周边 高层 多层 别墅 商业 住宅
+    国际 东路 西路 南路 北路 中路 一路 二路 三路 大道 新城
     """
 )
 _DEMONSTRATIVE = re.compile(r"^[这那该此每各某哪本][一二两几条个所家座栋处片]?$")
@@ -256,9 +257,20 @@ def keys_match(a: str, b: str) -> bool:
     if a == b:
         return True
     short, long = (a, b) if len(a) <= len(b) else (b, a)
-    if len(short) >= 3:
-        return short in long
-    return len(short) == 2 and long.startswith(short) and long[2:] in _SUFFIX_KIND
+    if len(short) >= 3 and short in long:
+        return True
+    if len(short) == 2 and long.startswith(short) and long[2:] in _SUFFIX_KIND:
+        return True
+    # "星沙四区凉塘路" and "星沙凉塘路": a prefix picked up from the sentence differs, the name
+    # at the end agrees. The shared ending must hold two characters of name besides the suffix
+    # ("凉塘" + "路"), so "劳动东路" and "韶山东路" stay apart.
+    common = 0
+    while common < len(short) and short[-1 - common] == long[-1 - common]:
+        common += 1
+    ending = short[len(short) - common :]
+    suffix = _place_suffix(ending, {}, {}) or ""
+    stem = ending[: len(ending) - len(suffix)]
+    return len(stem) >= 2 and stem not in _GENERIC and stem[-2:] not in _GENERIC
 
 
 def _place_suffix(token: str, tags: Mapping[str, str], freq: Mapping[str, int]) -> str | None:
