@@ -98,6 +98,8 @@ TRANSITIONS: dict[str, Transition] = {
     CaseAction.RESUME: Transition(frozenset({S.SUSPENDED}), S.HANDLING),
     CaseAction.WARN_YELLOW: Transition(WORKING, None),
     CaseAction.WARN_RED: Transition(WORKING, None),
+    CaseAction.SUPERVISE: Transition(WORKING | {S.REPORTED, S.ACCEPTED, S.SUSPENDED}, None),
+    CaseAction.SUPERVISION_REPLY: Transition(WORKING | {S.REPORTED, S.ACCEPTED, S.SUSPENDED, S.CLOSED}, None),
 }
 
 # Actions the system takes by itself (the deadline sweep); no person performs them from a form.
@@ -106,6 +108,7 @@ SYSTEM_ACTIONS = frozenset({CaseAction.WARN_YELLOW, CaseAction.WARN_RED})
 # order) rather than from the case's action list.
 OBJECT_ACTIONS = frozenset({
     CaseAction.ASSIST_FINISH, CaseAction.ASSIST_WAIVE, CaseAction.EXTEND_APPROVE, CaseAction.EXTEND_REJECT,
+    CaseAction.SUPERVISE, CaseAction.SUPERVISION_REPLY,
 })
 
 OPEN_STATUSES = frozenset(s for s in CaseStatus if s not in {S.CLOSED, S.REJECTED})
