@@ -432,3 +432,32 @@ class SupervisionOrder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit_id} {self.respond_by}"
+
+
+class CallBackStatus(models.TextChoices):
+    PENDING = "pending", _("待回访")
+    DONE = "done", _("已回访")
+
+
+class CallBack(models.Model):
+    """回访: a sample of closed cases is called back; the result is recorded against the case."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="callback", verbose_name=_("案件"))
+    status = models.CharField(_("状态"), max_length=10, choices=CallBackStatus.choices, default=CallBackStatus.PENDING)
+    reached = models.BooleanField(_("联系上"), null=True, blank=True)
+    satisfaction = models.CharField(_("回访满意度"), max_length=12, choices=Satisfaction.choices, blank=True)
+    note = models.TextField(_("回访记录"), max_length=2000, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    done_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("回访")
+        verbose_name_plural = _("回访")
+        indexes = [models.Index(fields=["status", "created_at"], name="callback_status")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.status}"

@@ -52,6 +52,7 @@ class CaseAction(models.TextChoices):
     WARN_RED = "warn_red", _("红牌超期")
     SUPERVISE = "supervise", _("督办")
     SUPERVISION_REPLY = "supervision_reply", _("督办回复")
+    CALLBACK = "callback", _("回访")
     # Not a transition: a public remark that leaves the status as it is, written by
     # services.case_add_public_note and deliberately absent from TRANSITIONS.
     NOTE = "note", _("备注")
@@ -100,6 +101,7 @@ TRANSITIONS: dict[str, Transition] = {
     CaseAction.WARN_RED: Transition(WORKING, None),
     CaseAction.SUPERVISE: Transition(WORKING | {S.REPORTED, S.ACCEPTED, S.SUSPENDED}, None),
     CaseAction.SUPERVISION_REPLY: Transition(WORKING | {S.REPORTED, S.ACCEPTED, S.SUSPENDED, S.CLOSED}, None),
+    CaseAction.CALLBACK: Transition(frozenset({S.CLOSED}), None),
 }
 
 # Actions the system takes by itself (the deadline sweep); no person performs them from a form.
@@ -108,7 +110,7 @@ SYSTEM_ACTIONS = frozenset({CaseAction.WARN_YELLOW, CaseAction.WARN_RED})
 # order) rather than from the case's action list.
 OBJECT_ACTIONS = frozenset({
     CaseAction.ASSIST_FINISH, CaseAction.ASSIST_WAIVE, CaseAction.EXTEND_APPROVE, CaseAction.EXTEND_REJECT,
-    CaseAction.SUPERVISE, CaseAction.SUPERVISION_REPLY,
+    CaseAction.SUPERVISE, CaseAction.SUPERVISION_REPLY, CaseAction.CALLBACK,
 })
 
 OPEN_STATUSES = frozenset(s for s in CaseStatus if s not in {S.CLOSED, S.REJECTED})
