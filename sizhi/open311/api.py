@@ -28,6 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sizhi.cases.errors import CaseError
 from sizhi.cases.models import AttributeDatatype, Case, CaseEvent, Category, CategoryAttribute
+from sizhi.cases.services import NOTE_MAX
 from sizhi.config.env import env_str
 from sizhi.open311 import selectors
 from sizhi.open311.formats import Format, Value, error_response, respond
@@ -275,8 +276,8 @@ def request_row(case: Case, *, extensions: bool = False) -> dict[str, Value]:
         "service_notice": None,
         "requested_datetime": case.created_at,
         "updated_datetime": _updated(case),
-        # The Case model has no deadline yet; once `due_at` exists it is published here.
-        "expected_datetime": getattr(case, "due_at", None),
+        # 办结时限: when the city has committed to finish, which is what the spec asks for.
+        "expected_datetime": case.due_at,
         "address": _address(case),
         "address_id": (link.address_id or None) if link else None,
         "zipcode": None,
@@ -521,8 +522,9 @@ def _create_update(request: HttpRequest, fmt: Format) -> HttpResponse:
     description = _param(params, "description")
     if not description:
         raise _bad("description_required", _("缺少 description。"))
-    if len(description) > DESCRIPTION_MAX:
-        raise _bad("description_too_long", _("description 不能超过 4000 个字。"))
+    # An update becomes a note, whose text is limited like every event's reason.
+    if len(description) > NOTE_MAX:
+        raise _bad("description_too_long", _("description 不能超过 %(n)d 个字。") % {"n": NOTE_MAX})
     event = update_submit(
         client=client, case=case, description=description, update_id=_short(params, "update_id"),
         media_url=_media_url(params),

@@ -141,7 +141,7 @@ def test_fields_of_a_new_report(world: World, web: Client) -> None:
     assert row["requested_datetime"] == local.isoformat(timespec="seconds")
     assert row["requested_datetime"].endswith("+08:00")
     assert row["updated_datetime"].endswith("+08:00")
-    due = getattr(case, "due_at", None)
+    due = case.due_at
     assert row["expected_datetime"] == (timezone.localtime(due).isoformat(timespec="seconds") if due else None)
     assert row["agency_responsible"] is None
     assert row["address"] == "金业路社区，西关街道，老城区，洛阳市"
@@ -201,7 +201,7 @@ def test_expected_datetime_comes_from_a_deadline_when_the_case_has_one(world: Wo
     case = selectors.request_by_id(report(world).number)
     assert case is not None
     due = timezone.now() + timedelta(days=3)
-    case.due_at = due  # type: ignore[attr-defined]
+    case.due_at = due
 
     row = request_row(case)
 
