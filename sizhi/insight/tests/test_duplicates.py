@@ -4,6 +4,7 @@ and a letter to the party secretary never is."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -30,16 +31,16 @@ POTHOLE = "金业路与中州路路口路面塌陷出现大坑，车辆无法通
 METRES_PER_DEG_LAT = 111_195
 
 
-def report(world: World, description: str, *, dlat: float = 0.0, dlng: float = 0.0, **kwargs: object) -> Case:
+def report(world: World, description: str, *, dlat: float = 0.0, dlng: float = 0.0, **kwargs: Any) -> Case:
     lat, lng = inside(world.grid_a1)
     return services.report_submit(
         reporter=world.user("citizen"), description=description, lat=lat + dlat, lng=lng + dlng, **kwargs
     )
 
 
-def suggest(world: World, text: str = NOISE_AGAIN, *, dlat: float = 0.0, **kwargs: object) -> list[int]:
+def suggest(world: World, text: str = NOISE_AGAIN, *, dlat: float = 0.0, **kwargs: Any) -> list[int]:
     lat, lng = inside(world.grid_a1)
-    return [s.case_id for s in similar_open_cases(text=text, lat=lat + dlat, lng=lng, **kwargs)]  # type: ignore[arg-type]
+    return [s.case_id for s in similar_open_cases(text=text, lat=lat + dlat, lng=lng, **kwargs)]
 
 
 # --- against the database ------------------------------------------------------------------------
