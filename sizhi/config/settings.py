@@ -175,3 +175,6 @@ SIZHI_WARNING_SHARE = env_int("SIZHI_WARNING_PERCENT", 80) / 100
 # After this many returns (退回) a case goes to the command centre for a ruling.
 SIZHI_RETURNS_BEFORE_RULING = env_int("SIZHI_RETURNS_BEFORE_RULING", 2)
 SIZHI_CASE_NUMBER_PREFIX = env_str("SIZHI_CASE_NUMBER_PREFIX", "LY")
+# 约谈: a unit is summoned when its red-card overdue cases or its returns in the period reach these counts.
+SIZHI_SUMMONS_OVERDUE = env_int("SIZHI_SUMMONS_OVERDUE", 5)
+SIZHI_SUMMONS_RETURNS = env_int("SIZHI_SUMMONS_RETURNS", 5)
