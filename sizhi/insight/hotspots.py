@@ -6,18 +6,29 @@ command, a periodic job and the tests all call the same code.
 
 Method
 1. Places. Every message's places come from its title (and, when the title names no specific
-   place, from the first lines of its text): administrative units (A市, A5区), towns (暮云街道),
-   and specific places: estates, villages, schools, markets (魅力之城小区, 广胜村) and roads.
+   place, from the first two its text names): administrative units (A市, A5区), towns and
+   zones (暮云街道, 经开区), specific places (estates, villages, schools, markets: 魅力之城小区,
+   广胜村) and roads (劳动东路, 东六线). A number naming something ("58车贷", "204公交")
+   places a city-wide issue the same way. Coordinates, when given, count as places too.
 2. Subject. TF-IDF over jieba words of the title and character bigrams of title and text, with
    the place names cut out, so that "the same words at another estate" is not mistaken for the
    same place, and "the same estate, another problem" is not mistaken for the same problem.
-3. Pair score = subject cosine, raised when two messages name the same specific place (or lie
-   within a few hundred metres), set to zero when they name different specific places, different
-   districts, or lie far apart; damped when they are further apart in time than the window.
-4. Average-linkage agglomerative clustering on 1 - score, cut at `1 - link_threshold`: a
-   message joins an issue only if it is close to the issue's messages on average, so one
-   ambiguous message cannot chain two problems together.
-5. Heat per issue (see `heat_index`), then rank.
+   A small lexicon of problem kinds (noise, smoke, school places, handover, …) says what a
+   message complains about in a way the wording alone does not.
+3. Pair score = subject cosine
+     + same_place_bonus when both name the same specific place (or lie within `near_m`) and
+       complain about the same kind of problem (a related kind earns `family_share` of it; no
+       kind in common earns it only as far as the wording is alike),
+     + same_road_bonus likewise for the same road, same_town_bonus for the same town;
+   damped by exp(-(gap - window) / window) beyond the time window; and -conflict_penalty when
+   the two name different specific places, districts or roads, or lie further than `far_m`.
+   Pairs less alike than `min_subject` are left out (score 0): memory stays linear.
+4. Average-linkage agglomerative clustering on that sparse graph (`average_linkage`), merging
+   while the mean pair score between two groups is at least `link_threshold`: a message joins
+   an issue only if it is close to the issue's messages on average, so one ambiguous message
+   cannot chain two problems together, and one message at another place pulls hard against it.
+5. Heat per issue (`heat_index`), rank, and a label from the issue's places and the subject of
+   its most central title.
 """
 
 from __future__ import annotations
@@ -143,6 +154,12 @@ def _problem_kinds(title: str, detail: str) -> int:
     return 0
 
 
+# A number followed by a name ("58车贷", "107国道", "204公交") identifies a lender, road or bus
+# line; years and quantities ("2019年", "30米", "12栋") do not.
+_IDENTIFIER = re.compile(r"(?<![0-9A-Za-z.])(\d{2,5})([\u4e00-\u9fff]{2})")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_UNIT_CHARS = frozenset("年月日号栋楼层单万元块个期天次岁米户人多余分小周届名位套平度倍条家所项台辆")
+
 _LEADING_VERBS = re.compile(
     r"^(?:关于|投诉|举报|反映|咨询|建议|请求|恳请|请问|希望|强烈要求|要求|请|问问|再次|紧急|求助|求|急)+"
 )
@@ -160,6 +177,7 @@ class _Prepared:
     districts: set[str] = field(default_factory=set)
     subject: str = ""
     kinds: int = 0  # _problem_kinds bit mask
+    identifiers: set[str] = field(default_factory=set)  # "58车贷", "205路公"
     copy_of: int = -1  # index of the first identical message (same text, same minute), or its own
 
 
@@ -204,6 +222,10 @@ def _prepare(messages: Sequence[Message], settings: Settings, gazetteer: Iterabl
             subject_text = subject_text.replace(name, " ")
         item.subject = subject_text
         item.kinds = _problem_kinds(title, detail[: settings.detail_chars])
+        item.identifiers = {
+            num + word for num, word in _IDENTIFIER.findall(item.subject.split("。", 1)[0])
+            if not _YEAR.fullmatch(num) and word[0] not in _UNIT_CHARS
+        }
         key = (title, detail, msg.time.strftime("%Y%m%d%H%M"))
         item.copy_of = seen.setdefault(key, idx)
         out.append(item)
@@ -285,6 +307,25 @@ def _key_incidence(sets: list[set[str]]) -> tuple[sparse.csr_matrix, sparse.csr_
     return own, exp
 
 
+def _incidence(sets: list[set[str]]) -> sparse.csr_matrix:
+    index: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+    for r, values in enumerate(sets):
+        for v in values:
+            rows.append(r)
+            cols.append(index.setdefault(v, len(index)))
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sets), max(len(index), 1)))
+
+
+def _usable_identifiers(items: list[_Prepared]) -> list[set[str]]:
+    """Identifiers that recur in a few titles only: one that many messages share ("12345热线")
+    names a channel, not a problem."""
+    counts = Counter(x for it in items for x in it.identifiers)
+    most = max(3, int(len(items) * 0.005))
+    return [{x for x in it.identifiers if 2 <= counts[x] <= most} for it in items]
+
+
 def _pairs_in(own: sparse.csr_matrix, exp: sparse.csr_matrix) -> sparse.csr_matrix:
     """Upper-triangle pairs of messages sharing a matching key (a boolean sparse matrix)."""
     common = own @ exp.T
@@ -324,10 +365,12 @@ def _pair_scores(items: list[_Prepared], settings: Settings) -> tuple[np.ndarray
 
     fine_own, fine_exp = _key_incidence([it.fine for it in items])
     fine_pairs = _pairs_in(fine_own, fine_exp)
+    ident_own = _incidence(_usable_identifiers(items))
+    ident_pairs = _pairs_in(ident_own, ident_own)
     geo = np.array([(it.msg.lat, it.msg.lng) if it.msg.lat is not None and it.msg.lng is not None
                     else (np.nan, np.nan) for it in items], dtype=np.float64)
     # Same-place pairs count even with unlike wording: they pull an issue's messages together.
-    extra = sparse.coo_matrix(fine_pairs)
+    extra = sparse.coo_matrix(fine_pairs + ident_pairs)
     rows.append(extra.row)
     cols.append(extra.col)
     sims.append(np.full(len(extra.row), -1.0))
@@ -359,7 +402,9 @@ def _pair_scores(items: list[_Prepared], settings: Settings) -> tuple[np.ndarray
     both = lambda has: has[0] & has[1]  # noqa: E731
     either = lambda has: has[0] | has[1]  # noqa: E731
 
-    same_place = fine_match.copy()
+    # A shared identifier ("58车贷", a bus line number) places a city-wide issue the way an
+    # estate places a local one, unless the two name different specific places.
+    same_place = fine_match | (_lookup(ident_pairs, i, j) & ~(both(has_fine) & ~fine_match))
     conflict = (both(has_fine) & ~fine_match) | (both(has_district) & ~district_match)
     # Roads decide only when neither message names an estate, village or school: an estate on
     # a road and a shop on the same road may well be one problem.
