@@ -461,3 +461,76 @@ class CallBack(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.status}"
+
+
+def default_evaluation_weights() -> dict[str, float]:
+    # 三率 as one published local weighting has them (DOMAIN §3); a city changes them as data.
+    return {"response": 30, "resolution": 35, "satisfaction": 35}
+
+
+def default_evaluation_deductions() -> dict[str, float]:
+    return {"verify_fail_each": 0.2, "return_from_third_each": 0.5, "falsify_each": 1, "shirk_each": 1}
+
+
+EVALUATION_WEIGHT_KEYS = frozenset(default_evaluation_weights())
+EVALUATION_DEDUCTION_KEYS = frozenset(default_evaluation_deductions())
+
+
+class EvaluationScheme(models.Model):
+    """联动考评 rules: the weights of the three rates, the deductions, and the 按期结案率 at or
+    above which the resolution part gets full marks. Cities change these, so they are a row, not
+    code; at most one scheme is active, and without one cases.evaluation uses the defaults."""
+
+    name = models.CharField(_("名称"), max_length=60, unique=True)
+    is_active = models.BooleanField(_("启用"), default=False)
+    weights = models.JSONField(_("权重"), default=default_evaluation_weights)
+    deductions = models.JSONField(_("扣分标准"), default=default_evaluation_deductions)
+    full_marks_threshold = models.DecimalField(
+        _("按期结案率满分线（%）"), max_digits=5, decimal_places=2, default=70
+    )
+    points_per_point_below = models.DecimalField(
+        _("每低一个百分点扣分"), max_digits=5, decimal_places=2, default=1
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_active", "name"]
+        verbose_name = _("考评方案")
+        verbose_name_plural = _("考评方案")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="evaluationscheme_one_active"
+            ),
+            models.CheckConstraint(
+                condition=Q(full_marks_threshold__gte=0, full_marks_threshold__lte=100)
+                & Q(points_per_point_below__gte=0),
+                name="evaluationscheme_threshold_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if not _numbers_for(self.weights, EVALUATION_WEIGHT_KEYS, exact=True) or not sum(self.weights.values()):
+            errors["weights"] = str(_("权重应为 response、resolution、satisfaction 三项非负数，且不全为 0。"))
+        if not _numbers_for(self.deductions, EVALUATION_DEDUCTION_KEYS, exact=False):
+            errors["deductions"] = str(
+                _("扣分标准只能包含 verify_fail_each、return_from_third_each、falsify_each、shirk_each，且为非负数。")
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def weight(self, key: str) -> float:
+        return float((self.weights or {}).get(key, 0))
+
+    def deduction(self, key: str) -> float:
+        return float((self.deductions or {}).get(key, default_evaluation_deductions()[key]))
+
+
+def _numbers_for(value: object, keys: frozenset[str], *, exact: bool) -> bool:
+    if not isinstance(value, dict) or not set(value) <= keys or (exact and set(value) != keys):
+        return False
+    return all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value.values())
