@@ -175,7 +175,8 @@ class _Prepared:
     roads: set[str] = field(default_factory=set)
     towns: set[str] = field(default_factory=set)
     districts: set[str] = field(default_factory=set)
-    subject: str = ""
+    subject_title: str = ""  # the title with its places cut out
+    subject_detail: str = ""  # the start of the text, likewise
     kinds: int = 0  # _problem_kinds bit mask
     identifiers: set[str] = field(default_factory=set)  # "58车贷", "205路公"
     copy_of: int = -1  # index of the first identical message (same text, same minute), or its own
@@ -217,13 +218,13 @@ def _prepare(messages: Sequence[Message], settings: Settings, gazetteer: Iterabl
                 item.districts.add(p.key)
         # The subject is what is left once the places are cut out.
         names = sorted({p.name for p in places}, key=len, reverse=True)
-        subject_text = title + "。" + detail[: settings.detail_chars]
+        item.subject_title, item.subject_detail = title, detail[: settings.detail_chars]
         for name in names:
-            subject_text = subject_text.replace(name, " ")
-        item.subject = subject_text
+            item.subject_title = item.subject_title.replace(name, " ")
+            item.subject_detail = item.subject_detail.replace(name, " ")
         item.kinds = _problem_kinds(title, detail[: settings.detail_chars])
         item.identifiers = {
-            num + word for num, word in _IDENTIFIER.findall(item.subject.split("。", 1)[0])
+            num + word for num, word in _IDENTIFIER.findall(item.subject_title)
             if not _YEAR.fullmatch(num) and word[0] not in _UNIT_CHARS
         }
         key = (title, detail, msg.time.strftime("%Y%m%d%H%M"))
@@ -254,11 +255,11 @@ def _tfidf(docs: list[list[str]]) -> sparse.csr_matrix:
 
 
 def _subject_matrix(items: list[_Prepared], settings: Settings) -> sparse.csr_matrix:
-    word_docs = [textsim.words(it.subject.split("。", 1)[0]) for it in items]
-    gram_docs = []
-    for it in items:
-        title_part, _sep, rest = it.subject.partition("。")
-        gram_docs.append(textsim.char_ngrams(title_part) * settings.title_repeat + textsim.char_ngrams(rest))
+    word_docs = [textsim.words(it.subject_title) for it in items]
+    gram_docs = [
+        textsim.char_ngrams(it.subject_title) * settings.title_repeat + textsim.char_ngrams(it.subject_detail)
+        for it in items
+    ]
     words = _tfidf(word_docs) * math.sqrt(settings.word_weight)
     grams = _tfidf(gram_docs) * math.sqrt(1.0 - settings.word_weight)
     return sparse.csr_matrix(sparse.hstack([words, grams]))
@@ -355,8 +356,9 @@ def _pair_scores(items: list[_Prepared], settings: Settings) -> tuple[np.ndarray
     cols: list[np.ndarray] = []
     sims: list[np.ndarray] = []
     xt = sparse.csr_matrix(x.T)
-    for lo in range(0, n, 1000):
-        block = (x[lo : lo + 1000] @ xt).toarray()
+    step = max(64, min(1000, 4_000_000 // max(n, 1)))  # a dense block of about 32 MB at most
+    for lo in range(0, n, step):
+        block = (x[lo : lo + step] @ xt).toarray()
         bi, bj = np.nonzero(block >= settings.min_subject)
         keep = bj > bi + lo
         rows.append(bi[keep] + lo)
