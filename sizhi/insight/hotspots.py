@@ -575,7 +575,8 @@ def _describe(members: list[_Prepared]) -> tuple[str, str]:
     place_parts = cities + districts + others + fine
     where = "".join(cities + districts) + "".join(fine or others)
 
-    central = members[0].title
+    # An empty title (a hotline entry, say) is named by the start of its text instead.
+    central = members[0].title or textsim.normalise(members[0].msg.detail)[:30]
     subject = central
     for p in sorted(members[0].places, key=lambda p: -len(p.name)):
         subject = subject.replace(p.name, "")
