@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sizhi.accounts.models import User
-from sizhi.cases import linkage, permissions
+from sizhi.cases import followup, linkage, permissions
 from sizhi.cases.attributes import clean_attribute_answers
 from sizhi.cases.errors import CaseError, CasePermissionDenied, ReportInvalid, TransitionNotAllowed
 from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent, Category
@@ -165,10 +165,11 @@ def report_submit(
             local = timezone.localtime(now)
             case.number = f"{settings.SIZHI_CASE_NUMBER_PREFIX}{local:%Y%m%d}{case.pk:08d}"
             Case.objects.filter(pk=case.pk).update(number=case.number)
+            earlier = followup.mark_repeat(case)
             event = CaseEvent.objects.create(
                 case=case, action=CaseAction.SUBMIT, from_status="", to_status=CaseStatus.REPORTED,
                 actor=None if is_anonymous else (actor or reporter), created_at=now,
-                data={"channel": channel},
+                data={"channel": channel, **({"repeat_of": earlier.number} if earlier else {})},
             )
             _store_photos(case, event, processed, AttachmentKind.REPORT)
             notify_dispatchers(case)
@@ -284,9 +285,12 @@ def case_register(*, case: Case, actor: User, category: Category | None = None, 
         raise CaseError(_("立案前请选择事件类别。"), code="category_required", field="category")
     if not category.is_active:
         raise CaseError(_("所选类别已停用，请重新选择。"), code="category_inactive", field="category")
+    case.category = category
+    earlier = followup.find_repeat_of(case) if case.repeat_of_id is None else None
     event = transition(
         case=case, action=CaseAction.REGISTER, actor=actor, reason=clean_text(reason),
-        changes={"category": category}, data={"category": category.code},
+        changes={"category": category, **({"repeat_of": earlier} if earlier else {})},
+        data={"category": category.code, **({"repeat_of": earlier.number} if earlier else {})},
     )
     linkage.dispatch_by_matrix(case=case)
     return event
@@ -368,6 +372,7 @@ def case_close(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
         case=case, action=CaseAction.CLOSE, actor=actor, reason=clean_text(reason),
         changes={"closed_at": timezone.now()},
     )
+    followup.maybe_queue_callback(case)
     tell_reporter(
         case, _("您的反映已办结"),
         _("编号 %(number)s 已办结，欢迎对办理结果进行评价。") % {"number": case.number},

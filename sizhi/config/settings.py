@@ -174,6 +174,10 @@ SIZHI_OFFICE_HOURS = env_str("SIZHI_OFFICE_HOURS", "08:30-12:00,14:30-18:00")
 SIZHI_WARNING_SHARE = env_int("SIZHI_WARNING_PERCENT", 80) / 100
 # After this many returns (退回) a case goes to the command centre for a ruling.
 SIZHI_RETURNS_BEFORE_RULING = env_int("SIZHI_RETURNS_BEFORE_RULING", 2)
+# A report from the same reporter, or at the same grid in the same category, within this many days is a repeat.
+SIZHI_REPEAT_DAYS = env_int("SIZHI_REPEAT_DAYS", 30)
+# Share of closed cases (with a named reporter) queued for a call-back (回访), in percent.
+SIZHI_CALLBACK_PERCENT = env_int("SIZHI_CALLBACK_PERCENT", 20)
 SIZHI_CASE_NUMBER_PREFIX = env_str("SIZHI_CASE_NUMBER_PREFIX", "LY")
 # 约谈: a unit is summoned when its red-card overdue cases or its returns in the period reach these counts.
 SIZHI_SUMMONS_OVERDUE = env_int("SIZHI_SUMMONS_OVERDUE", 5)
