@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -24,17 +25,17 @@ from typing import Any
 import shapely
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Field, Max, Model
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from shapely.geometry import shape
 from tqdm import tqdm
 
 from sizhi.accounts.models import Membership, Role, User
-from sizhi.cases import services
-from sizhi.cases.models import Attachment, Case, CaseEvent, Category
-from sizhi.cases.workflow import Channel, RejectionKind, Satisfaction
+from sizhi.cases import deadlines, linkage, services
+from sizhi.cases.models import Assignment, Attachment, Case, CaseEvent, Category, ExtensionRequest
+from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, AssignmentRole, CaseAction, Channel, RejectionKind, Satisfaction
 from sizhi.demo import texts
 from sizhi.demo.models import DemoLoad
 from sizhi.demo.people import (
@@ -84,9 +85,13 @@ CATEGORY_DEPARTMENT = {
 }
 
 # Final status → (weight, path) variants. Each step is one service call and one CaseEvent.
+# "misdispatch" sends the case to a wrong department first; "dispatch_assist" adds an assisting
+# department (协办); the town's cases bound for a district department are escalated (上报) first.
 _INTAKE = ("submit", "accept", "register")
 _TO_HANDLING = (*_INTAKE, "dispatch", "sign")
 _TO_VERIFIED = (*_TO_HANDLING, "handle", "verify_pass")
+_ASSISTED = (*_INTAKE, "dispatch_assist", "sign", "assist_finish")
+_FINISH = ("handle", "verify_pass", "close", "rate")
 PATHS: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {
     "reported": ((1, ("submit",)),),
     "rejected": ((1, ("submit", "reject")),),
@@ -96,30 +101,45 @@ PATHS: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {
         (3, (*_INTAKE, "misdispatch", "return")),
         (2, (*_TO_VERIFIED, "close", "rate_unsatisfied", "reopen")),
     ),
-    "dispatched": ((4, (*_INTAKE, "dispatch")), (1, (*_INTAKE, "misdispatch", "return", "dispatch"))),
-    "handling": ((4, _TO_HANDLING), (1, (*_TO_HANDLING, "handle", "verify_fail"))),
+    "dispatched": (
+        (4, (*_INTAKE, "dispatch")),
+        (1, (*_INTAKE, "misdispatch", "return", "dispatch")),
+        (1, (*_INTAKE, "dispatch_assist")),
+    ),
+    "handling": (
+        (4, _TO_HANDLING),
+        (1, (*_TO_HANDLING, "handle", "verify_fail")),
+        (1, (*_TO_HANDLING, "extend_request")),
+        (1, (*_TO_HANDLING, "extend_request", "extend_approve")),
+        (1, _ASSISTED),
+    ),
+    "suspended": ((1, (*_TO_HANDLING, "suspend")),),
     "verifying": ((4, (*_TO_HANDLING, "handle")), (1, (*_TO_HANDLING, "handle", "verify_fail", "handle"))),
     "verified": ((1, _TO_VERIFIED),),
     "closed": (
         (10, (*_TO_VERIFIED, "close", "rate")),
         (4, (*_TO_VERIFIED, "close")),
-        (2, (*_TO_HANDLING, "handle", "verify_fail", "handle", "verify_pass", "close", "rate")),
-        (1, (*_INTAKE, "misdispatch", "return", "dispatch", "sign", "handle", "verify_pass", "close", "rate")),
-        (1, (*_TO_VERIFIED, "close", "rate_unsatisfied", "reopen", "dispatch", "sign", "handle", "verify_pass",
-             "close", "rate")),
+        (2, (*_TO_HANDLING, "handle", "verify_fail", *_FINISH)),
+        (1, (*_INTAKE, "misdispatch", "return", "dispatch", "sign", *_FINISH)),
+        (1, (*_TO_VERIFIED, "close", "rate_unsatisfied", "reopen", "dispatch", "sign", *_FINISH)),
+        (2, (*_ASSISTED, *_FINISH)),
+        (1, (*_TO_HANDLING, "extend_request", "extend_approve", *_FINISH)),
+        (1, (*_TO_HANDLING, "suspend", "resume", *_FINISH)),
     ),
 }
+DISPATCH_STEPS = frozenset({"dispatch", "misdispatch", "dispatch_assist"})
 # Share of the demo's cases ending in each status (every status appears; most are closed).
 STATUS_SHARE = {
-    "reported": 6, "accepted": 4, "registered": 7, "dispatched": 7, "handling": 10, "verifying": 6,
-    "verified": 4, "closed": 48, "rejected": 8,
+    "reported": 6, "accepted": 4, "registered": 7, "dispatched": 7, "handling": 10, "suspended": 3,
+    "verifying": 6, "verified": 4, "closed": 45, "rejected": 8,
 }
 # Hours between a step and the one before it (low, high).
 STEP_HOURS = {
-    "accept": (0.2, 20), "reject": (0.5, 30), "register": (0.1, 4), "dispatch": (0.2, 6),
-    "misdispatch": (0.2, 6), "return": (1, 24), "sign": (0.5, 20), "handle": (12, 200),
-    "verify_fail": (4, 48), "verify_pass": (4, 60), "close": (1, 24), "rate": (2, 72),
-    "rate_unsatisfied": (2, 48), "reopen": (6, 72),
+    "accept": (0.2, 20), "reject": (0.5, 30), "register": (0.1, 4), "escalate": (0.5, 8), "dispatch": (0.2, 6),
+    "misdispatch": (0.2, 6), "dispatch_assist": (0.2, 6), "return": (1, 24), "sign": (0.5, 20),
+    "assist_finish": (12, 120), "extend_request": (24, 96), "extend_approve": (1, 8), "suspend": (2, 48),
+    "resume": (48, 240), "handle": (12, 200), "verify_fail": (4, 48), "verify_pass": (4, 60), "close": (1, 24),
+    "rate": (2, 72), "rate_unsatisfied": (2, 48), "reopen": (6, 72),
 }
 RATED = ("rate", "rate_unsatisfied", "reopen")
 CITIZEN_STEPS = frozenset({"submit", *RATED})
@@ -139,6 +159,7 @@ class DemoSummary:
     citizens: int = 0
     cases: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    warnings: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -241,6 +262,7 @@ class _Plan:
     grid_id: int
     story: texts.Story
     place: str
+    to_committee: bool  # the village committee handles it, not a district department
 
 
 def _short_name(name: str) -> str:
@@ -295,6 +317,9 @@ class _Loader:
         self._create_citizens()
         self.categories = {c.code: c for c in Category.objects.filter(parent__isnull=False, is_active=True)}
         made = self._create_cases(case_count)
+        # The clocks of the open cases have run during their invented history: the same sweep
+        # the worker runs every minute marks the ones now due (黄牌) or overdue (红牌).
+        swept = deadlines.sweep_warnings()
         DemoLoad.objects.create(seed=self.seed, districts=",".join(self.districts or []), user_ids=self.user_ids)
         return DemoSummary(
             loaded=True,
@@ -305,6 +330,7 @@ class _Loader:
             citizens=len(self.citizens),
             cases=len(made),
             by_status=dict(Counter(Case.objects.filter(pk__in=made).values_list("status", flat=True))),
+            warnings={"yellow": swept.yellow, "red": swept.red},
         )
 
     # -- handling units
@@ -465,6 +491,11 @@ class _Loader:
         kind = VillageKind.COMMUNITY if village.region.kind == VillageKind.COMMUNITY else VillageKind.VILLAGE
         story = self.rng.choice([s for s in texts.STORIES if s.where in (texts.ANY, kind)])
         places = texts.COMMUNITY_PLACES if kind == VillageKind.COMMUNITY else texts.VILLAGE_PLACES
+        to_committee = story.category in VILLAGE_MATTERS or story.category not in CATEGORY_DEPARTMENT
+        first = next((i for i, step in enumerate(path) if step in DISPATCH_STEPS), None)
+        if first is not None and self._in_town(village) and (not to_committee or path[first] != "dispatch"):
+            # Beyond the town's authority: its centre escalates, the district dispatches.
+            path = (*path[:first], "escalate", *path[first:])
         if status in ("closed", "rejected"):
             age = timedelta(days=self.rng.uniform(2, HISTORY_DAYS))
         elif status in ("reported", "accepted"):
@@ -474,6 +505,7 @@ class _Loader:
         return _Plan(
             status=status, path=path, times=self._times(path, self.now - age), village=village,
             grid_id=self.rng.choice(village.grids), story=story, place=self.rng.choice(places),
+            to_committee=to_committee,
         )
 
     def _times(self, path: tuple[str, ...], start: datetime) -> list[datetime]:
@@ -511,21 +543,23 @@ class _Loader:
         plans = sorted((self._plan(s) for s in statuses), key=lambda p: p.times[0])
         boundaries = dict(Grid.objects.filter(pk__in={p.grid_id for p in plans}).values_list("pk", "boundary"))
         self.recent: dict[str, list[Case]] = defaultdict(list)
-        self.notification_times: list[tuple[int, datetime]] = []
+        self.notification_times: list[tuple[int, datetime]] = []  # outbox row → invented time
         self.last_notification = Notification.objects.aggregate(m=Max("pk"))["m"] or 0
-        made: list[tuple[Case, _Plan, list[int]]] = []
+        made: dict[int, _History] = {}
         for plan in tqdm(plans, desc="示例案件", unit="件", disable=not self.progress):
             lat, lng = self._point_in(boundaries[plan.grid_id])
-            case, event_ids = self._play(plan, lat, lng)
-            made.append((case, plan, event_ids))
+            case, history = self._play(plan, lat, lng)
+            made[case.pk] = history
         self._backdate(made)
-        return [case.pk for case, _plan, _events in made]
+        return list(made)
+
+    @staticmethod
+    def _in_town(village: _Village) -> bool:
+        return village.region.code.startswith(DEMO_TOWN_CODE[:9])
 
     def _front(self, village: _Village) -> User:
         """The dispatcher who takes the case in: the town centre in 寇店镇, else the district's."""
-        if village.region.code.startswith(DEMO_TOWN_CODE[:9]):
-            return self.town_dispatcher
-        return self.district_dispatchers[village.district.code]
+        return self.town_dispatcher if self._in_town(village) else self.district_dispatchers[village.district.code]
 
     def _reporter(self, plan: _Plan) -> tuple[User | None, User | None, str, bool]:
         """(reporter, actor, channel, anonymous). Paths with a rating need a named citizen."""
@@ -543,7 +577,7 @@ class _Loader:
             return citizen, self._front(plan.village), Channel.HOTLINE, False
         return citizen, citizen, Channel.APP, False
 
-    def _play(self, plan: _Plan, lat: float, lng: float) -> tuple[Case, list[int]]:
+    def _play(self, plan: _Plan, lat: float, lng: float) -> tuple[Case, _History]:
         rng, story, village = self.rng, plan.story, plan.village
         fill = {"v": village.short, "p": plan.place, "org": "社区" if village.region.kind == "community" else "村里"}
         reporter, actor, channel, anonymous = self._reporter(plan)
@@ -553,20 +587,23 @@ class _Loader:
             category=self.categories[story.category], lat=lat, lng=lng,
             address=f"{village.district.name}{village.town.name}{village.short}{plan.place}",
         )
+        district = village.district
         front = self._front(village)
+        # The town's own centre dispatches to its village committees; anything escalated, or bound for
+        # a district department, is dispatched by the district's centre.
+        in_town_hands = self._in_town(village) and "escalate" not in plan.path
+        dispatcher = self.town_dispatcher if in_town_hands else self.district_dispatchers[district.code]
         dept_key = CATEGORY_DEPARTMENT.get(story.category)
-        to_committee = story.category in VILLAGE_MATTERS or dept_key is None
-        if to_committee:
-            unit = self.committee(village.region)
-            handlers = self.committee_members(village)
-            dispatcher = front if front is self.town_dispatcher else self.district_dispatchers[village.district.code]
+        if plan.to_committee:
+            unit, handlers = self.committee(village.region), self.committee_members(village)
         else:
             assert dept_key is not None
-            unit = self.department(village.district, dept_key)
-            handlers = [self.handlers[(village.district.code, dept_key)]]
-            dispatcher = self.district_dispatchers[village.district.code]
+            unit, handlers = self.department(district, dept_key), [self.handlers[(district.code, dept_key)]]
+        others = [key for key, _name in DEPARTMENTS if key != dept_key]
+        wrong_key, assist_key = rng.choice(others), rng.choice(others)
         verifier = self.grid_verifiers.get(case.grid_id or 0, front)
         handler = rng.choice(handlers)
+        extension: ExtensionRequest | None = None
         for step in plan.path[1:]:
             if step == "accept":
                 services.case_accept(case=case, actor=front, reason=rng.choice(texts.ACCEPT_NOTES))
@@ -574,24 +611,41 @@ class _Loader:
                 self._reject(case, front, village)
             elif step == "register":
                 services.case_register(case=case, actor=front, reason=rng.choice(texts.REGISTER_NOTES))
+            elif step == "escalate":
+                linkage.case_escalate(case=case, actor=front, reason=rng.choice(texts.ESCALATE_REASONS))
             elif step == "dispatch":
                 services.case_dispatch(case=case, actor=dispatcher, unit=unit)
-            elif step == "misdispatch":
-                wrong_key = rng.choice([k for k, _n in DEPARTMENTS if k != dept_key])
+            elif step == "dispatch_assist":
                 services.case_dispatch(
-                    case=case, actor=self.district_dispatchers[village.district.code],
-                    unit=self.department(village.district, wrong_key),
+                    case=case, actor=dispatcher, unit=unit, assist_units=[self.department(district, assist_key)]
                 )
+            elif step == "misdispatch":
+                services.case_dispatch(case=case, actor=dispatcher, unit=self.department(district, wrong_key))
             elif step == "return":
-                wrong = case.assigned_unit
-                assert wrong is not None
-                key = next(k for k, name in DEPARTMENTS if wrong.name.endswith(name))
                 services.case_return(
-                    case=case, actor=self.handlers[(village.district.code, key)],
-                    reason=rng.choice(texts.RETURN_REASONS),
+                    case=case, actor=self.handlers[(district.code, wrong_key)], reason=rng.choice(texts.RETURN_REASONS)
                 )
             elif step == "sign":
                 services.case_sign_for(case=case, actor=handler)
+            elif step == "assist_finish":
+                assignment = case.assignments.get(role=AssignmentRole.ASSIST, status__in=list(ACTIVE_ASSIGNMENT))
+                linkage.assist_finish(
+                    assignment=assignment, actor=self.handlers[(district.code, assist_key)],
+                    result=rng.choice(texts.ASSIST_RESULTS),
+                )
+            elif step == "extend_request":
+                extension = linkage.case_extend_request(
+                    case=case, actor=handler, days=rng.choice((3, 5, 10)), reason=rng.choice(texts.EXTEND_REASONS)
+                )
+            elif step == "extend_approve":
+                assert extension is not None
+                linkage.case_extend_decide(
+                    request=extension, actor=dispatcher, approve=True, note=rng.choice(texts.EXTEND_NOTES)
+                )
+            elif step == "suspend":
+                linkage.case_suspend(case=case, actor=dispatcher, reason=rng.choice(texts.SUSPEND_REASONS))
+            elif step == "resume":
+                linkage.case_resume(case=case, actor=dispatcher, reason=rng.choice(texts.RESUME_NOTES))
             elif step == "handle":
                 services.case_handle(case=case, actor=handler, result=rng.choice(story.results))
             elif step == "verify_fail":
@@ -614,13 +668,22 @@ class _Loader:
                 )
             elif step == "reopen":
                 services.case_reopen(case=case, actor=case.reporter, reason=rng.choice(texts.REOPEN_REASONS))
-                # After a reopening the front desk dispatches again, to the same unit.
             else:
                 raise ValueError(step)
         self.recent[village.region.code].append(case)
-        events = list(case.events.order_by("pk").values_list("pk", "created_at"))
-        self._note_notifications(plan, [t for _pk, t in events])
-        return case, [pk for pk, _t in events]
+        events = list(case.events.order_by("pk").values_list("pk", "created_at", "action"))
+        if len(events) != len(plan.path):
+            raise DemoError(f"案件 {case.number} 的事件数（{len(events)}）与步骤数（{len(plan.path)}）不符")
+        first_dispatch = next((t for _pk, t, action in events if action == CaseAction.DISPATCH), None)
+        history = _History(
+            event_ids=[pk for pk, _t, _a in events], real=[t for _pk, t, _a in events], invented=plan.times,
+            first_dispatch=first_dispatch,
+        )
+        written = Notification.objects.filter(pk__gt=self.last_notification).values_list("pk", "created_at")
+        for pk, created in written:
+            self.notification_times.append((pk, history.shift(created)))
+            self.last_notification = max(self.last_notification, pk)
+        return case, history
 
     def _reject(self, case: Case, actor: User, village: _Village) -> None:
         earlier = [c for c in self.recent[village.region.code] if c.category_id == case.category_id]
@@ -633,49 +696,46 @@ class _Loader:
         kind = self.rng.choice([RejectionKind.INVALID, RejectionKind.NOT_OUR_BUSINESS])
         services.case_reject(case=case, actor=actor, kind=kind, reason=self.rng.choice(texts.REJECT_REASONS[kind]))
 
-    def _note_notifications(self, plan: _Plan, event_times: list[datetime]) -> None:
-        """Give each outbox row the case's steps wrote the invented time of its step (see
-        _backdate): a row belongs to the last event written before it."""
-        rows = list(Notification.objects.filter(pk__gt=self.last_notification).values_list("pk", "created_at"))
-        for pk, written in rows:
-            step = max(0, bisect.bisect_right(event_times, written) - 1)
-            self.notification_times.append((pk, plan.times[step]))
-            self.last_notification = max(self.last_notification, pk)
-
-    def _backdate(self, made: list[tuple[Case, _Plan, list[int]]]) -> None:
+    def _backdate(self, made: dict[int, _History]) -> None:
         """Demo data only: the services stamp every row with the current time, which would put
         90 days of history into one minute. Here, and nowhere else, the demo's own rows get the
-        times of its invented history; the rows themselves are exactly what the services wrote."""
-        events: list[CaseEvent] = []
-        cases: list[Case] = []
+        times of their invented history; the rows themselves are exactly what the services wrote.
+
+        A time written during a step moves to that step's invented time; a deadline keeps its
+        distance to the time it was computed from (calendar time, so working-day limits come out
+        approximately right)."""
+        events = [
+            CaseEvent(pk=pk, created_at=t)
+            for history in made.values()
+            for pk, t in zip(history.event_ids, history.invented, strict=True)
+        ]
+        _write(events, ["created_at"])
+
         prefix = settings.SIZHI_CASE_NUMBER_PREFIX
-        for case, plan, event_ids in made:
-            if len(event_ids) != len(plan.path):
-                raise DemoError(f"案件 {case.number} 的事件数与步骤数不符")
-            times = plan.times
-            events.extend(CaseEvent(pk=pk, created_at=t) for pk, t in zip(event_ids, times, strict=True))
+        cases = list(Case.objects.filter(pk__in=made))
+        for case in cases:
+            history = made[case.pk]
+            _shift_fields(case, CASE_MOMENTS, history.shift)
+            if history.first_dispatch is not None:
+                from_dispatch = functools.partial(history.shift_from, anchor=history.first_dispatch)
+                _shift_fields(case, CASE_DEADLINES, from_dispatch)
+            case.number = f"{prefix}{timezone.localtime(case.created_at):%Y%m%d}{case.pk:08d}"
+        _write(cases, [*_present(Case, CASE_MOMENTS + CASE_DEADLINES), "number"])
 
-            def last(steps: tuple[str, ...], plan: _Plan = plan) -> datetime | None:
-                hits = [t for step, t in zip(plan.path, plan.times, strict=True) if step in steps]
-                return hits[-1] if hits else None
+        assignments = list(Assignment.objects.filter(case_id__in=made))
+        for assignment in assignments:
+            history, assigned = made[assignment.case_id], assignment.assigned_at
+            _shift_fields(assignment, ASSIGNMENT_MOMENTS, history.shift)
+            _shift_fields(assignment, ASSIGNMENT_DEADLINES, functools.partial(history.shift_from, anchor=assigned))
+        _write(assignments, _present(Assignment, ASSIGNMENT_MOMENTS + ASSIGNMENT_DEADLINES))
+        requests = list(ExtensionRequest.objects.filter(case_id__in=made))
+        for request in requests:
+            _shift_fields(request, EXTENSION_MOMENTS, made[request.case_id].shift)
+        _write(requests, _present(ExtensionRequest, EXTENSION_MOMENTS))
 
-            case.created_at = times[0]
-            case.updated_at = times[-1]
-            case.number = f"{prefix}{timezone.localtime(times[0]):%Y%m%d}{case.pk:08d}"
-            if case.dispatched_at is not None:
-                case.dispatched_at = last(("dispatch", "misdispatch"))
-            if case.closed_at is not None:
-                case.closed_at = last(("close", "reject"))
-            if case.rated_at is not None:
-                case.rated_at = last(("rate", "rate_unsatisfied"))
-            cases.append(case)
-        CaseEvent.objects.bulk_update(events, ["created_at"], batch_size=500)
-        Case.objects.bulk_update(
-            cases, ["created_at", "updated_at", "number", "dispatched_at", "closed_at", "rated_at"], batch_size=500
-        )
         # The history's messages went out when it happened: sent, and read when older than two days.
         read_before = self.now - timedelta(days=2)
-        Notification.objects.bulk_update(
+        _write(
             [
                 Notification(
                     pk=pk, created_at=t, status=NotificationStatus.SENT, sent_at=t,
@@ -683,8 +743,64 @@ class _Loader:
                 )
                 for pk, t in self.notification_times
             ],
-            ["created_at", "status", "sent_at", "read_at"], batch_size=500,
+            ["created_at", "status", "sent_at", "read_at"],
         )
+
+
+# Times on the case's rows that the loader moves into the invented history (see _backdate).
+CASE_MOMENTS = ("created_at", "updated_at", "dispatched_at", "closed_at", "rated_at", "suspended_at")
+CASE_DEADLINES = ("due_at", "yellow_at")  # computed from the first dispatch
+ASSIGNMENT_MOMENTS = ("assigned_at", "signed_at", "finished_at")
+ASSIGNMENT_DEADLINES = ("sign_due_at", "due_at")  # computed from assigned_at
+EXTENSION_MOMENTS = ("created_at", "decided_at")
+
+
+@dataclass
+class _History:
+    """The real times at which a case's events were written, and the invented times they stand for."""
+
+    event_ids: list[int]
+    real: list[datetime]
+    invented: list[datetime]
+    first_dispatch: datetime | None
+
+    def shift(self, moment: datetime) -> datetime:
+        """A time written during the case's steps: the invented time of its step, same offset."""
+        step = max(0, bisect.bisect_right(self.real, moment) - 1)
+        return self.invented[step] + (moment - self.real[step])
+
+    def shift_from(self, moment: datetime, anchor: datetime) -> datetime:
+        """A deadline computed from `anchor` (written during the steps) keeps its distance to it."""
+        return moment + (self.shift(anchor) - anchor)
+
+
+def _present(model: type[Model], names: tuple[str, ...]) -> list[str]:
+    fields = {f.name for f in model._meta.get_fields()}
+    return [name for name in names if name in fields]
+
+
+def _write(rows: Sequence[Model], names: list[str]) -> None:
+    """UPDATE these fields of each row by primary key, in one executemany: bulk_update's CASE
+    expressions cost seconds for a few thousand rows."""
+    if not rows:
+        return
+    meta = type(rows[0])._meta
+    fields = [field for name in names if isinstance(field := meta.get_field(name), Field)]
+    assert len(fields) == len(names) and meta.pk is not None
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    # Table and column names come from the model's own metadata, never from input.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    params = [[f.get_db_prep_value(getattr(row, f.attname), connection) for f in fields] + [row.pk] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _shift_fields(row: Model, names: tuple[str, ...], move: Callable[[datetime], datetime]) -> None:
+    for name in _present(type(row), names):
+        value = getattr(row, name)
+        if value is not None:
+            setattr(row, name, move(value))
 
 
 def _status_counts(count: int) -> dict[str, int]:

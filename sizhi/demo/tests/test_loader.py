@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from sizhi.accounts.models import Membership, Role, User
 from sizhi.cases.models import Case, CaseEvent
-from sizhi.cases.workflow import CaseAction, CaseStatus, Channel
+from sizhi.cases.workflow import CaseAction, CaseStatus, Channel, WarningLevel
 from sizhi.demo.loader import HISTORY_DAYS, load_demo
 from sizhi.demo.people import DEMO_LOGINS, DEMO_PASSWORD, DEMO_VILLAGE_CODE
 from sizhi.notify.models import Notification, NotificationStatus
@@ -26,27 +26,29 @@ CASES = 60
 
 
 @pytest.fixture(scope="module")
-def demo_city(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """One demo city for every test here (they only read it), rolled back after the last one."""
+def demo_city(django_db_setup: None, django_db_blocker: Any) -> Iterator[datetime]:
+    """One demo city for every test here (they only read it), rolled back after the last one.
+    Yields the moment the load started."""
     with django_db_blocker.unblock(), transaction.atomic():
+        started = timezone.now()
         summary = load_demo(districts=[LUOLONG], cases=CASES, seed=7)
         assert summary.loaded
-        yield
+        yield started
         transaction.set_rollback(True)
 
 
 @pytest.fixture
-def demo(demo_city: None, db: None) -> None:
-    return None
+def demo(demo_city: datetime, db: None) -> datetime:
+    return demo_city
 
 
-def test_every_case_status_is_present(demo: None) -> None:
+def test_every_case_status_is_present(demo: datetime) -> None:
     statuses = set(Case.objects.values_list("status", flat=True))
     assert statuses == set(CaseStatus.values)
     assert Case.objects.count() == CASES
 
 
-def test_every_role_has_an_account_that_signs_in_with_the_demo_password(demo: None) -> None:
+def test_every_role_has_an_account_that_signs_in_with_the_demo_password(demo: datetime) -> None:
     roles = set(Membership.objects.values_list("role", flat=True))
     assert roles >= set(Role.values)
     for login in DEMO_LOGINS:
@@ -58,7 +60,7 @@ def test_every_role_has_an_account_that_signs_in_with_the_demo_password(demo: No
             assert user.memberships.filter(role=login.role).exists(), login.username
 
 
-def test_staff_work_in_one_corner_of_the_city(demo: None) -> None:
+def test_staff_work_in_one_corner_of_the_city(demo: datetime) -> None:
     village = Region.objects.get(code=DEMO_VILLAGE_CODE)
     worker = User.objects.get(username="grid_worker")
     membership = worker.memberships.get()
@@ -78,7 +80,7 @@ def test_staff_work_in_one_corner_of_the_city(demo: None) -> None:
         assert User.objects.get(username=username).memberships.get().scope is None
 
 
-def test_handling_units_at_every_level(demo: None) -> None:
+def test_handling_units_at_every_level(demo: datetime) -> None:
     regions = Region.objects.all()
     centres = HandlingUnit.objects.filter(kind=UnitKind.COMMAND_CENTRE)
     assert centres.count() == regions.exclude(level=RegionLevel.VILLAGE).count()
@@ -89,7 +91,7 @@ def test_handling_units_at_every_level(demo: None) -> None:
     assert not Region.objects.filter(level=RegionLevel.DISTRICT).exclude(code__startswith=LUOLONG).exists()
 
 
-def test_cases_lie_in_their_grids_with_a_past_history(demo: None) -> None:
+def test_cases_lie_in_their_grids_with_a_past_history(demo: datetime) -> None:
     now = timezone.now()
     assert Grid.objects.exists()
     for case in Case.objects.all():
@@ -104,14 +106,28 @@ def test_cases_lie_in_their_grids_with_a_past_history(demo: None) -> None:
         assert case.description and case.title
 
 
-def test_cases_went_through_the_workflow(demo: None) -> None:
+def test_cases_went_through_the_workflow(demo: datetime) -> None:
     closed = Case.objects.filter(status=CaseStatus.CLOSED)
     for case in closed:
         actions = list(case.events.values_list("action", flat=True))
         assert actions[0] == CaseAction.SUBMIT
         assert CaseAction.HANDLE in actions and CaseAction.CLOSE in actions
-    assert CaseEvent.objects.filter(action=CaseAction.RATE).exists()
+    done = set(CaseEvent.objects.values_list("action", flat=True))
+    assert {CaseAction.RATE, CaseAction.ESCALATE, CaseAction.SUSPEND, CaseAction.RETURN} <= done
     assert Case.objects.filter(channel=Channel.HOTLINE).exists()
-    # The demo's history was delivered when it happened: the worker starts with an empty outbox.
-    assert Notification.objects.exists()
-    assert not Notification.objects.exclude(status=NotificationStatus.SENT).exists()
+    # The town's centre escalated what needs a district department; the district dispatched it.
+    for event in CaseEvent.objects.filter(action=CaseAction.ESCALATE).select_related("actor"):
+        assert event.actor is not None and event.actor.username == "town_dispatcher"
+
+
+def test_history_is_delivered_and_clocks_have_run(demo: datetime) -> None:
+    # The history's messages went out when it happened: the worker starts with only today's news.
+    history = Notification.objects.filter(created_at__lt=demo)
+    assert history.exists()
+    assert not history.exclude(status=NotificationStatus.SENT).exists()
+    # Open cases dispatched days ago are due or overdue, and the sweep has said so.
+    assert Case.objects.exclude(warning=WarningLevel.NONE).exists()
+    assert CaseEvent.objects.filter(action__in=[CaseAction.WARN_YELLOW, CaseAction.WARN_RED]).exists()
+    for case in Case.objects.exclude(dispatched_at=None).exclude(due_at=None):
+        assert case.due_at is not None and case.dispatched_at is not None
+        assert case.due_at > case.created_at

@@ -57,4 +57,6 @@ class Command(BaseCommand):
             f"承办单位 {summary.units}，工作人员 {summary.staff}，群众 {summary.citizens}，案件 {summary.cases}"
         ))
         self.stdout.write(f"案件状态：{by_status}")
+        warnings = summary.warnings
+        self.stdout.write(f"时限预警：黄牌 {warnings.get('yellow', 0)}，红牌 {warnings.get('red', 0)}")
         self.stdout.write("示例账号：\n" + logins_table())
