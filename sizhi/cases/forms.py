@@ -9,37 +9,16 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from sizhi.accounts.models import DISPATCHER_ROLES, User
-from sizhi.accounts.selectors import active_memberships
+from sizhi.accounts.models import User
 from sizhi.cases import selectors
 from sizhi.cases.models import Case, Category
-from sizhi.cases.workflow import CaseStatus, RejectionKind
+from sizhi.cases.workflow import CaseStatus, Priority, RejectionKind, WarningLevel
+from sizhi.regions.models import RegionLevel
 from sizhi.units.models import HandlingUnit
 
 REASON_MAX = 2000  # the limit cases.services applies to every reason
-
-
-def dispatch_units_for(user: User, case: Case) -> QuerySet[HandlingUnit]:
-    """Active units a dispatcher may send this case to: the unit's region contains the case
-    (its prefix is a prefix of the case's code) and lies inside one of the dispatcher's scopes.
-    services.case_dispatch checks the same rule again through permissions.can_dispatch_to."""
-    scopes = [
-        m.scope.prefix for m in active_memberships(user) if m.role in DISPATCHER_ROLES and m.scope is not None
-    ]
-    if not scopes:
-        return HandlingUnit.objects.none()
-    in_scope = Q()
-    for prefix in scopes:
-        in_scope |= Q(region_code__startswith=prefix)
-    containing = [case.region_code[:n] for n in (4, 6, 9, 12)]
-    return (
-        HandlingUnit.objects.filter(in_scope, is_active=True, region__prefix__in=containing)
-        .select_related("region")
-        .order_by("-region_code", "kind", "name")
-    )
 
 
 def category_choices() -> tuple[list[tuple[Any, Any]], dict[str, Category]]:
@@ -129,18 +108,75 @@ class UnitChoiceField(forms.ModelChoiceField):
         return f"{obj.name}（{obj.region.name}）"
 
 
+class UnitMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: HandlingUnit) -> str:
+        return f"{obj.name}（{obj.region.name}）"
+
+
 class DispatchForm(ActionForm):
     action = "dispatch"
     unit = UnitChoiceField(
-        label=_("承办单位"), queryset=HandlingUnit.objects.none(), empty_label=_("请选择单位")
+        label=_("主办单位"), queryset=HandlingUnit.objects.none(), empty_label=_("请选择单位")
     )
+    assist_units = UnitMultipleChoiceField(
+        label=_("协办单位（可多选）"), queryset=HandlingUnit.objects.none(), required=False,
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        help_text=_("按住 Ctrl（Mac 为 ⌘）可选择多个单位；与主办单位相同的会被忽略。"),
+    )
+    # Shown preset to the case's priority; left out of a POST, the case keeps its priority.
+    priority = forms.ChoiceField(label=_("紧急程度"), choices=Priority.choices, required=False)
     reason = _reason(required=False, label=_("派遣说明（可选）"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["unit"]
-        assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = dispatch_units_for(self.user, self.case)
+        units = selectors.dispatch_units_for_user(self.user, self.case)
+        for name in ("unit", "assist_units"):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = units
+        self.fields["priority"].initial = self.case.priority
+
+    def clean_priority(self) -> str | None:
+        return self.cleaned_data.get("priority") or None
+
+
+class EscalateForm(ActionForm):
+    action = "escalate"
+    reason = _reason(required=True, label=_("上报理由"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        target = selectors.escalation_level(self.case)
+        if target is not None:
+            self.fields["reason"].help_text = _("将上报至%(level)s指挥中心。") % {"level": RegionLevel(target).label}
+
+
+class DelegateForm(ActionForm):
+    action = "delegate"
+    level = forms.ChoiceField(label=_("下派至"))
+    reason = _reason(required=True, label=_("下派要求"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["level"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = selectors.delegation_levels(self.case)
+
+
+class ExtendRequestForm(ActionForm):
+    action = "extend_request"
+    days = forms.IntegerField(label=_("延期工作日数"), min_value=1, max_value=60, initial=3)
+    reason = _reason(required=True, label=_("延期理由"))
+
+
+class SuspendForm(ActionForm):
+    action = "suspend"
+    reason = _reason(required=True, label=_("缓办理由"))
+
+
+class ResumeForm(ActionForm):
+    action = "resume"
+    reason = _reason(required=False)
 
 
 class SignForForm(ActionForm):
@@ -193,11 +229,42 @@ class CloseForm(ActionForm):
     reason = _reason(required=False)
 
 
+class ObjectActionForm(ActionForm):
+    """A form acting on one object of the case (an assignment, an extension request). The page
+    may show several of the same kind, so ids carry the object's key: `id_<action>_<key>_<field>`."""
+
+    def __init__(self, *args: Any, key: int, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"id_{self.action}_{key}_%s")
+        super().__init__(*args, **kwargs)
+        self.key = key
+
+
+class AssistFinishForm(ObjectActionForm):
+    action = "assist_finish"
+    result = forms.CharField(
+        label=_("协办情况"), max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class AssistWaiveForm(ObjectActionForm):
+    action = "assist_waive"
+    reason = _reason(required=True, label=_("免除理由"))
+
+
+class ExtensionDecideForm(ObjectActionForm):
+    # Approval and refusal are two buttons of one form, like 核查.
+    action = "extend_decide"
+    note = forms.CharField(
+        label=_("审批意见（可选）"), required=False, max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class CaseListFilterForm(forms.Form):
     """The filters of the case list. Unknown values are dropped, never an error: the selector
     accepts only allow-listed statuses and sort keys."""
 
     status = forms.ChoiceField(label=_("状态"), required=False)
+    warning = forms.ChoiceField(label=_("预警"), required=False)
     # No max_length: a longer term is cut by the selector rather than thrown away.
     q = forms.CharField(label=_("搜索"), required=False)
     ordering = forms.ChoiceField(label=_("排序"), required=False)
@@ -213,9 +280,12 @@ class CaseListFilterForm(forms.Form):
         kwargs.setdefault("auto_id", "id_filter_%s")
         super().__init__(*args, **kwargs)
         status = self.fields["status"]
+        warning = self.fields["warning"]
         ordering = self.fields["ordering"]
         assert isinstance(status, forms.ChoiceField) and isinstance(ordering, forms.ChoiceField)
+        assert isinstance(warning, forms.ChoiceField)
         status.choices = [("", _("全部状态")), *CaseStatus.choices]
+        warning.choices = [("", _("全部预警状态")), *WarningLevel.choices]
         ordering.choices = [(key, self.ORDERING_LABELS.get(key, key)) for key in selectors.ORDERINGS]
 
     def value(self, name: str) -> str:

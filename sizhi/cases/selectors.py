@@ -12,10 +12,21 @@ from django.utils import timezone
 
 from sizhi.accounts.models import DISPATCHER_ROLES, HANDLER_ROLES, Role, User
 from sizhi.accounts.selectors import active_memberships
-from sizhi.cases.models import Attachment, Case, CaseEvent, Category, CategoryAttribute
+from sizhi.cases.models import (
+    Assignment,
+    Attachment,
+    Case,
+    CaseEvent,
+    Category,
+    CategoryAttribute,
+    ExtensionRequest,
+)
 from sizhi.cases.permissions import can_view_case, case_scope_q
 from sizhi.cases.text import clean_text
-from sizhi.cases.workflow import CaseStatus
+from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, AssignmentRole, CaseStatus, WarningLevel
+from sizhi.regions.models import RegionLevel
+from sizhi.units.matrix import LEVELS_UPWARD, levels_above
+from sizhi.units.models import HandlingUnit
 
 AnyUser = User | AnonymousUser | None
 
@@ -43,15 +54,18 @@ def case_list_for_user(
     category: Category | None = None,
     created_from: date | None = None,
     created_to: date | None = None,
+    warning: str | None = None,
 ) -> QuerySet[Case]:
     """The cases in the user's scope. `category` includes its sub-categories; `created_from` and
-    `created_to` are local calendar days, both included."""
+    `created_to` are local calendar days, both included; `warning` is a WarningLevel value."""
     scope = case_scope_q(user)
     if scope is None:
         return Case.objects.none()
     qs = Case.objects.filter(scope)
     if status and status in CaseStatus.values:
         qs = qs.filter(status=status)
+    if warning and warning in WarningLevel.values:
+        qs = qs.filter(warning=warning)
     # Cleaned like stored text: a NUL is refused by PostgreSQL and a lone surrogate by every driver.
     term = clean_text(search)[:50]
     if term:
@@ -88,19 +102,35 @@ def case_get_for_user(user: AnyUser, pk: int) -> Case | None:
     return case
 
 
+# What a command centre acts on: intake, registration and dispatch, verification and closure.
+CENTRE_QUEUE_STATUSES = [
+    CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.REGISTERED, CaseStatus.VERIFYING, CaseStatus.VERIFIED,
+]
+UNIT_QUEUE_STATUSES = [CaseStatus.DISPATCHED, CaseStatus.HANDLING]
+
+
 def case_queue_for_user(user: AnyUser) -> QuerySet[Case]:
     """What waits for this user's action: dispatchers see intake, registration, dispatch and
-    closure; unit members see what was sent to their unit; grid workers what to verify."""
+    closure of the cases their centre manages now (the case's level is their scope's level, so an
+    escalated case leaves the town's queue for the district's); unit members see what was sent to
+    their unit as lead or as an assisting unit; grid workers what to verify."""
     parts: list[Q] = []
     for m in active_memberships(user):
         if m.role in DISPATCHER_ROLES and m.scope is not None:
             parts.append(
-                Q(region_code__startswith=m.scope.prefix)
-                & Q(status__in=[CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.REGISTERED,
-                                CaseStatus.VERIFYING, CaseStatus.VERIFIED])
+                Q(region_code__startswith=m.scope.prefix, level=m.scope.level, status__in=CENTRE_QUEUE_STATUSES)
             )
         if m.unit_id is not None and (m.role in HANDLER_ROLES or m.role in DISPATCHER_ROLES):
-            parts.append(Q(assigned_unit_id=m.unit_id, status__in=[CaseStatus.DISPATCHED, CaseStatus.HANDLING]))
+            parts.append(Q(assigned_unit_id=m.unit_id, status__in=UNIT_QUEUE_STATUSES))
+            # One Q, so the three conditions hold for the same assignment row.
+            parts.append(
+                Q(
+                    assignments__unit_id=m.unit_id,
+                    assignments__role=AssignmentRole.ASSIST,
+                    assignments__status__in=list(ACTIVE_ASSIGNMENT),
+                    status__in=UNIT_QUEUE_STATUSES,
+                )
+            )
         if m.role == Role.GRID_WORKER and m.grid_id is not None:
             parts.append(Q(grid_id=m.grid_id, status=CaseStatus.VERIFYING))
     if not parts:
@@ -108,7 +138,8 @@ def case_queue_for_user(user: AnyUser) -> QuerySet[Case]:
     combined = parts[0]
     for q in parts[1:]:
         combined |= q
-    return _with_related(Case.objects.filter(combined)).order_by("created_at", "id")
+    # The assignment join can repeat a case (two assisting units of one user, or lead and assist).
+    return _with_related(Case.objects.filter(combined).distinct()).order_by("created_at", "id")
 
 
 def cases_of_reporter(user: AnyUser) -> QuerySet[Case]:
@@ -152,3 +183,60 @@ def category_attributes(category: Category | None) -> QuerySet[CategoryAttribute
     if category is None:
         return CategoryAttribute.objects.none()
     return CategoryAttribute.objects.filter(category=category).order_by("order", "code")
+
+
+# --- 一网统管: units, levels, assignments, extensions ----------------------------------------------
+
+
+def dispatch_units_for_user(user: AnyUser, case: Case) -> QuerySet[HandlingUnit]:
+    """Active units a dispatcher may send this case to, as lead or assisting unit: the unit's
+    region contains the case (its prefix is a prefix of the case's code) and lies inside one of
+    the dispatcher's scopes. services.case_dispatch checks the same rule again through
+    permissions.can_dispatch_to."""
+    scopes = [
+        m.scope.prefix for m in active_memberships(user) if m.role in DISPATCHER_ROLES and m.scope is not None
+    ]
+    if not scopes:
+        return HandlingUnit.objects.none()
+    in_scope = Q()
+    for prefix in scopes:
+        in_scope |= Q(region_code__startswith=prefix)
+    containing = [case.region_code[:n] for n in (4, 6, 9, 12)]
+    return (
+        HandlingUnit.objects.filter(in_scope, is_active=True, region__prefix__in=containing)
+        .select_related("region")
+        .order_by("-region_code", "kind", "name")
+    )
+
+
+def intake_level(case: Case) -> str:
+    """The lowest command centre a case can be managed by: the town for a case placed in a
+    village, otherwise the level of the region it is placed in (services.initial_level)."""
+    level = case.region.level
+    return RegionLevel.TOWN if level == RegionLevel.VILLAGE else level
+
+
+def escalation_level(case: Case) -> str | None:
+    """The level 上报 sends the case to, or None at the top."""
+    above = levels_above(case.level) if case.level in LEVELS_UPWARD else []
+    return above[0] if above else None
+
+
+def delegation_levels(case: Case) -> list[tuple[str, str]]:
+    """Levels 下派 may hand the case to, nearest first: below the case's level and not below
+    its region's intake level. linkage.case_delegate applies the same rule."""
+    if case.level not in LEVELS_UPWARD:
+        return []
+    lowest = LEVELS_UPWARD.index(RegionLevel(intake_level(case)))
+    current = LEVELS_UPWARD.index(RegionLevel(case.level))
+    return [(str(lv), str(RegionLevel(lv).label)) for lv in reversed(LEVELS_UPWARD[lowest:current])]
+
+
+def case_assignments(case: Case) -> QuerySet[Assignment]:
+    """Every unit's part in the case, current and past, in the order they were given."""
+    return case.assignments.select_related("unit", "unit__region").order_by("assigned_at", "id")
+
+
+def case_extension_requests(case: Case) -> QuerySet[ExtensionRequest]:
+    """The case's extension requests, newest first."""
+    return case.extension_requests.select_related("requested_by", "decided_by").order_by("-created_at", "-id")

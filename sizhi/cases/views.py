@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -30,10 +30,24 @@ from sizhi.accounts.models import User
 from sizhi.accounts.phones import mask_phone
 from sizhi.accounts.selectors import is_staff_member
 from sizhi.cases import forms as case_forms
-from sizhi.cases import permissions, selectors, services
+from sizhi.cases import linkage, permissions, selectors, services
 from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
-from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent, CategoryAttribute
-from sizhi.cases.workflow import TRANSITIONS, CaseAction, allowed_actions
+from sizhi.cases.models import (
+    Assignment,
+    Attachment,
+    AttachmentKind,
+    Case,
+    CategoryAttribute,
+    ExtensionRequest,
+    ExtensionStatus,
+)
+from sizhi.cases.workflow import (
+    ACTIVE_ASSIGNMENT,
+    TRANSITIONS,
+    AssignmentRole,
+    CaseAction,
+    allowed_actions,
+)
 
 PAGE_SIZE = 20
 
@@ -99,14 +113,19 @@ def case_list(request: HttpRequest) -> HttpResponse:
     user = _staff(request)
     form = case_forms.CaseListFilterForm(request.GET)
     status = form.value("status")
+    warning = form.value("warning")
     search = request.GET.get("q", "")
     ordering = form.value("ordering") or "newest"
-    page = _page(request, selectors.case_list_for_user(user, status=status or None, search=search, ordering=ordering))
+    qs = selectors.case_list_for_user(
+        user, status=status or None, warning=warning or None, search=search, ordering=ordering
+    )
+    page = _page(request, qs)
     context = {
         "page": page,
         "nav": "list",
         "filter_form": form,
         "filter_status": status,
+        "filter_warning": warning,
         "filter_q": search[:50],
         "filter_ordering": ordering,
     }
@@ -115,7 +134,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 # --- actions -------------------------------------------------------------------------------------
 
-Perform = Callable[[Case, User, dict[str, Any]], CaseEvent]
+# A service's result (a CaseEvent, or the ExtensionRequest an extension request creates); the
+# view only needs to know that it succeeded.
+Perform = Callable[[Case, User, dict[str, Any]], object]
 
 
 @dataclass(frozen=True)
@@ -125,45 +146,68 @@ class ConsoleAction:
     success: Promise
 
 
-def _accept(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _accept(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_accept(case=case, actor=actor, reason=data["reason"])
 
 
-def _reject(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _reject(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_reject(
         case=case, actor=actor, kind=data["kind"], reason=data["reason"], duplicate_of=data["duplicate_of"]
     )
 
 
-def _register(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _register(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_register(case=case, actor=actor, category=data["category"], reason=data["reason"])
 
 
-def _dispatch(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
-    return services.case_dispatch(case=case, actor=actor, unit=data["unit"], reason=data["reason"])
+def _dispatch(case: Case, actor: User, data: dict[str, Any]) -> object:
+    return services.case_dispatch(
+        case=case, actor=actor, unit=data["unit"], assist_units=list(data["assist_units"]),
+        priority=data["priority"], reason=data["reason"],
+    )
 
 
-def _sign_for(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _escalate(case: Case, actor: User, data: dict[str, Any]) -> object:
+    return linkage.case_escalate(case=case, actor=actor, reason=data["reason"])
+
+
+def _delegate(case: Case, actor: User, data: dict[str, Any]) -> object:
+    return linkage.case_delegate(case=case, actor=actor, level=data["level"], reason=data["reason"])
+
+
+def _extend_request(case: Case, actor: User, data: dict[str, Any]) -> object:
+    return linkage.case_extend_request(case=case, actor=actor, days=data["days"], reason=data["reason"])
+
+
+def _suspend(case: Case, actor: User, data: dict[str, Any]) -> object:
+    return linkage.case_suspend(case=case, actor=actor, reason=data["reason"])
+
+
+def _resume(case: Case, actor: User, data: dict[str, Any]) -> object:
+    return linkage.case_resume(case=case, actor=actor, reason=data["reason"])
+
+
+def _sign_for(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_sign_for(case=case, actor=actor)
 
 
-def _return(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _return(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_return(case=case, actor=actor, reason=data["reason"])
 
 
-def _handle(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _handle(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_handle(case=case, actor=actor, result=data["result"], photos=data["photos"])
 
 
-def _verify_pass(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _verify_pass(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_verify(case=case, actor=actor, passed=True, reason=data["reason"])
 
 
-def _verify_fail(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _verify_fail(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_verify(case=case, actor=actor, passed=False, reason=data["reason"])
 
 
-def _close(case: Case, actor: User, data: dict[str, Any]) -> CaseEvent:
+def _close(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_close(case=case, actor=actor, reason=data["reason"])
 
 
@@ -174,9 +218,16 @@ ACTIONS: dict[str, ConsoleAction] = {
     CaseAction.REJECT: ConsoleAction(case_forms.RejectForm, _reject, gettext_lazy("已不予受理。")),
     CaseAction.REGISTER: ConsoleAction(case_forms.RegisterForm, _register, gettext_lazy("已立案。")),
     CaseAction.DISPATCH: ConsoleAction(case_forms.DispatchForm, _dispatch, gettext_lazy("已派遣。")),
+    CaseAction.DELEGATE: ConsoleAction(case_forms.DelegateForm, _delegate, gettext_lazy("已下派。")),
     CaseAction.SIGN_FOR: ConsoleAction(case_forms.SignForForm, _sign_for, gettext_lazy("已签收。")),
     CaseAction.RETURN: ConsoleAction(case_forms.ReturnForm, _return, gettext_lazy("已退回。")),
     CaseAction.HANDLE: ConsoleAction(case_forms.HandleForm, _handle, gettext_lazy("处置结果已提交，等待核查。")),
+    CaseAction.EXTEND_REQUEST: ConsoleAction(
+        case_forms.ExtendRequestForm, _extend_request, gettext_lazy("延期申请已提交，等待调度员审批。")
+    ),
+    CaseAction.SUSPEND: ConsoleAction(case_forms.SuspendForm, _suspend, gettext_lazy("已缓办，计时暂停。")),
+    CaseAction.RESUME: ConsoleAction(case_forms.ResumeForm, _resume, gettext_lazy("已恢复办理，时限相应顺延。")),
+    CaseAction.ESCALATE: ConsoleAction(case_forms.EscalateForm, _escalate, gettext_lazy("已上报上级。")),
     CaseAction.VERIFY_PASS: ConsoleAction(case_forms.VerifyPassForm, _verify_pass, gettext_lazy("核查通过。")),
     CaseAction.VERIFY_FAIL: ConsoleAction(
         case_forms.VerifyFailForm, _verify_fail, gettext_lazy("核查不通过，已退回重新处置。")
@@ -188,9 +239,23 @@ ACTIONS: dict[str, ConsoleAction] = {
 PANEL_OF: dict[str, str] = {CaseAction.VERIFY_PASS: "verify", CaseAction.VERIFY_FAIL: "verify"}
 
 
+def _has_target(case: Case, action: str) -> bool:
+    """上报 at the top level and 下派 with no level below have nowhere to go: no form is offered
+    (a forged POST still reaches the service, which refuses it with its own code)."""
+    if action == CaseAction.ESCALATE:
+        return selectors.escalation_level(case) is not None
+    if action == CaseAction.DELEGATE:
+        return bool(selectors.delegation_levels(case))
+    return True
+
+
 def available_actions(user: User, case: Case) -> list[str]:
     """The staff actions the workflow allows from the case's status and the user may take now."""
-    return [a for a in allowed_actions(case.status) if a in ACTIONS and permissions.can_perform(user, case, a)]
+    allowed = set(allowed_actions(case.status))
+    return [
+        a for a in ACTIONS
+        if a in allowed and permissions.can_perform(user, case, a) and _has_target(case, a)
+    ]
 
 
 # --- detail --------------------------------------------------------------------------------------
@@ -255,12 +320,93 @@ class ActionError:
     action: str
 
 
+@dataclass
+class AssignmentRow:
+    """One line of the 承办单位 panel with the forms this user may submit on it."""
+
+    assignment: Assignment
+    finish_form: case_forms.AssistFinishForm | None = None
+    waive_form: case_forms.AssistWaiveForm | None = None
+
+
+@dataclass
+class ExtensionRow:
+    extension: ExtensionRequest
+    form: case_forms.ExtensionDecideForm | None = None
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A submitted form coming back to the page with what was typed and its errors. `key` is
+    the assignment or extension request for the forms that act on one of those."""
+
+    form: case_forms.ActionForm
+    action: str
+    key: int | None = None
+
+
+def _may_act_on_assignment(user: User, case: Case, assignment: Assignment, action: str) -> bool:
+    if action == CaseAction.ASSIST_FINISH:
+        return permissions.can_work_on_assignment(user, assignment)
+    return permissions.can_decide_for(user, case)
+
+
+def _offers(user: User, case: Case, assignment: Assignment, action: str) -> bool:
+    return case.status in TRANSITIONS[action].sources and _may_act_on_assignment(user, case, assignment, action)
+
+
+FormT = TypeVar("FormT", bound=case_forms.ObjectActionForm)
+
+
+def _object_form(
+    form_class: type[FormT], *, user: User, case: Case, key: int, action: str, bound: Bound | None
+) -> FormT:
+    """The submitted form when it was this object's, otherwise a fresh one."""
+    if bound is not None and bound.action == action and bound.key == key and isinstance(bound.form, form_class):
+        return bound.form
+    return form_class(user=user, case=case, key=key)
+
+
+def _assignment_rows(user: User, case: Case, bound: Bound | None) -> list[AssignmentRow]:
+    rows: list[AssignmentRow] = []
+    for assignment in selectors.case_assignments(case):
+        row = AssignmentRow(assignment)
+        rows.append(row)
+        if assignment.role != AssignmentRole.ASSIST or assignment.status not in ACTIVE_ASSIGNMENT:
+            continue
+        key = assignment.pk
+        if _offers(user, case, assignment, CaseAction.ASSIST_FINISH):
+            row.finish_form = _object_form(
+                case_forms.AssistFinishForm, user=user, case=case, key=key, action=CaseAction.ASSIST_FINISH, bound=bound
+            )
+        if _offers(user, case, assignment, CaseAction.ASSIST_WAIVE):
+            row.waive_form = _object_form(
+                case_forms.AssistWaiveForm, user=user, case=case, key=key, action=CaseAction.ASSIST_WAIVE, bound=bound
+            )
+    return rows
+
+
+def _extension_rows(user: User, case: Case, bound: Bound | None) -> list[ExtensionRow]:
+    may_decide = (
+        case.status in TRANSITIONS[CaseAction.EXTEND_APPROVE].sources and permissions.can_decide_for(user, case)
+    )
+    rows: list[ExtensionRow] = []
+    for extension in selectors.case_extension_requests(case):
+        row = ExtensionRow(extension)
+        if may_decide and extension.status == ExtensionStatus.PENDING:
+            row.form = _object_form(
+                case_forms.ExtensionDecideForm, user=user, case=case, key=extension.pk, action="extend_decide",
+                bound=bound,
+            )
+        rows.append(row)
+    return rows
+
+
 def _render_detail(
     request: HttpRequest,
     case: Case,
     *,
-    bound: case_forms.ActionForm | None = None,
-    bound_action: str = "",
+    bound: Bound | None = None,
     error: ActionError | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -271,11 +417,12 @@ def _render_detail(
         panel = PANEL_OF.get(action, action)
         if panel not in panels:
             panels[panel] = ACTIONS[action].form_class(user=user, case=case)
-    bound_panel = PANEL_OF.get(bound_action, bound_action)
-    if bound is not None and bound_panel in panels:
-        # The submitted form comes back with what was typed and its errors, but only while the
-        # action is still possible (after a conflict the case may have moved on).
-        panels[bound_panel] = bound
+    if bound is not None and bound.key is None:
+        bound_panel = PANEL_OF.get(bound.action, bound.action)
+        if bound_panel in panels:
+            # The submitted form comes back with what was typed and its errors, but only while
+            # the action is still possible (after a conflict the case may have moved on).
+            panels[bound_panel] = bound.form
 
     timeline = list(selectors.case_timeline(case, public_only=False))
     attachments = list(selectors.case_attachments(case, public_only=False))
@@ -286,6 +433,8 @@ def _render_detail(
         "attribute_answers": attribute_answers(case),
         "panels": panels,
         "actions": actions,
+        "assignment_rows": _assignment_rows(user, case, bound),
+        "extension_rows": _extension_rows(user, case, bound),
         "timeline": timeline,
         "report_photos": [a for a in attachments if a.kind == AttachmentKind.REPORT],
         "handling_photos": [a for a in attachments if a.kind == AttachmentKind.HANDLING],
@@ -301,42 +450,126 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, _case_or_404(_staff(request), pk))
 
 
-@require_POST
-@staff_required
-def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """Parse the action's form, call its one service, then POST/redirect/GET. The status and
-    permission are checked first so that an impossible action is refused (409/403) before its
-    form is judged; the service checks both again under its conditional update."""
+def _run_action(
+    request: HttpRequest,
+    case: Case,
+    *,
+    action: str,
+    allowed: Callable[[], bool],
+    make_form: Callable[[], case_forms.ActionForm],
+    perform: Callable[[dict[str, Any]], object],
+    success: Promise | str,
+    panel: str,
+    key: int | None = None,
+) -> HttpResponse:
+    """Check the status and the permission, parse the form, call the one service, then
+    POST/redirect/GET. An impossible action is refused (409/403) before its form is judged; the
+    service checks both again under its conditional update. A CaseError comes back as a message
+    on the page with the error's own HTTP status."""
     user = _staff(request)
-    case = _case_or_404(user, pk)
-    spec = ACTIONS.get(action)
-    if spec is None:
-        raise Http404
     form: case_forms.ActionForm | None = None
     try:
         if case.status not in TRANSITIONS[action].sources:
             raise TransitionNotAllowed(action, case.status)
-        if not permissions.can_perform(user, case, action):
+        if not allowed():
             raise CasePermissionDenied(_("您无权对该案件执行此操作。"))
-        form = spec.form_class(request.POST, request.FILES, user=user, case=case)
+        form = make_form()
         if not form.is_valid():
             error = ActionError(_("请检查填写的内容。"), "form_invalid", action)
-            return _render_detail(request, case, bound=form, bound_action=action, error=error, status=400)
-        spec.perform(case, user, form.cleaned_data)
+            return _render_detail(request, case, bound=Bound(form, panel, key), error=error, status=400)
+        perform(form.cleaned_data)
     except CaseError as err:
         if form is not None and err.field and err.field in form.fields:
             form.add_error(err.field, str(err.message))
         # Reloaded: after a conflict the copy in hand is stale, and the page must show the truth.
         fresh = selectors.case_get_for_user(user, case.pk) or case
         error = ActionError(str(err.message), err.code, action)
-        return _render_detail(request, fresh, bound=form, bound_action=action, error=error, status=err.http_status)
+        bound = Bound(form, panel, key) if form is not None else None
+        return _render_detail(request, fresh, bound=bound, error=error, status=err.http_status)
 
-    messages.success(request, str(spec.success))
+    messages.success(request, str(success))
     if not permissions.can_view_case(user, case):
         # The action handed the case out of this user's sight (e.g. returned by a unit outside
         # the case's region); the queue is where they continue.
         return redirect("cases:queue")
     return redirect("cases:detail", pk=case.pk)
+
+
+@require_POST
+@staff_required
+def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """One of the case's own actions (ACTIONS), through its form and its one service."""
+    user = _staff(request)
+    case = _case_or_404(user, pk)
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404
+    return _run_action(
+        request, case, action=action,
+        allowed=lambda: permissions.can_perform(user, case, action),
+        make_form=lambda: spec.form_class(request.POST, request.FILES, user=user, case=case),
+        perform=lambda data: spec.perform(case, user, data),
+        success=spec.success, panel=action,
+    )
+
+
+# The verbs of /assignments/<id>/<verb>/ and /extensions/<id>/<verb>/.
+ASSIGNMENT_VERBS = {"finish": CaseAction.ASSIST_FINISH, "waive": CaseAction.ASSIST_WAIVE}
+EXTENSION_VERBS = {"approve": CaseAction.EXTEND_APPROVE, "reject": CaseAction.EXTEND_REJECT}
+
+
+@require_POST
+@staff_required
+def assignment_act(request: HttpRequest, pk: int, assignment_id: int, verb: str) -> HttpResponse:
+    """协办完成 by a member of the assisting unit, 免除协办 by a dispatcher. The assignment must
+    belong to a case the user may see, else 404 as for a case that does not exist."""
+    user = _staff(request)
+    case = _case_or_404(user, pk)
+    action = ASSIGNMENT_VERBS.get(verb)
+    assignment = Assignment.objects.filter(case=case, pk=assignment_id).select_related("unit").first()
+    if action is None or assignment is None:
+        raise Http404
+    assignment.case = case
+    finishing = action == CaseAction.ASSIST_FINISH
+    form_class = case_forms.AssistFinishForm if finishing else case_forms.AssistWaiveForm
+
+    def perform(data: dict[str, Any]) -> object:
+        if finishing:
+            return linkage.assist_finish(assignment=assignment, actor=user, result=data["result"])
+        return linkage.assist_waive(assignment=assignment, actor=user, reason=data["reason"])
+
+    return _run_action(
+        request, case, action=action,
+        allowed=lambda: _may_act_on_assignment(user, case, assignment, action),
+        make_form=lambda: form_class(request.POST, user=user, case=case, key=assignment.pk),
+        perform=perform,
+        success=_("协办任务已完成。") if finishing else _("已免除协办。"),
+        panel=action, key=assignment.pk,
+    )
+
+
+@require_POST
+@staff_required
+def extension_act(request: HttpRequest, pk: int, extension_id: int, verb: str) -> HttpResponse:
+    """A dispatcher approves (the deadline moves) or refuses a pending extension request."""
+    user = _staff(request)
+    case = _case_or_404(user, pk)
+    action = EXTENSION_VERBS.get(verb)
+    extension = ExtensionRequest.objects.filter(case=case, pk=extension_id).first()
+    if action is None or extension is None:
+        raise Http404
+    extension.case = case
+    approve = action == CaseAction.EXTEND_APPROVE
+    return _run_action(
+        request, case, action=action,
+        allowed=lambda: permissions.can_decide_for(user, case),
+        make_form=lambda: case_forms.ExtensionDecideForm(request.POST, user=user, case=case, key=extension.pk),
+        perform=lambda data: linkage.case_extend_decide(
+            request=extension, actor=user, approve=approve, note=data["note"]
+        ),
+        success=_("已批准延期。") if approve else _("已驳回延期申请。"),
+        panel="extend_decide", key=extension.pk,
+    )
 
 
 # --- photos --------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sizhi.cases import selectors
 from sizhi.cases.models import Case, CaseEvent
 from sizhi.cases.workflow import CaseAction, CaseStatus
 from sizhi.conftest import World, inside
+from sizhi.regions.models import RegionLevel
 
 S = CaseStatus
 
@@ -221,16 +222,20 @@ def queue_cases(world: World) -> dict[str, Case]:
         "to_town_centre": make_case(world, "A1-1", status=S.DISPATCHED, unit="town_a_centre"),
         "other_grid_verifying": make_case(world, "A1-2", status=S.VERIFYING, unit=unit),
         "town_b_reported": make_case(world, "B1-1", status=S.REPORTED),
+        # Managed one level up: escalated by the town, and an address-only report the city places.
+        "escalated_to_district": make_case(world, "A1-1", status=S.REGISTERED, level=RegionLevel.DISTRICT),
+        "city_reported": make_case(world, "city", status=S.REPORTED, level=RegionLevel.CITY),
     }
     return made
 
 
 INTAKE_A = {"reported", "accepted", "registered", "verifying", "verified", "other_grid_verifying"}
-# role: what waits for their action
+# role: what waits for their action. A dispatcher's intake is what their centre manages now
+# (case.level == scope level): the town's cases are not in the district's or the city's queue.
 QUEUED = {
     "town_dispatcher": INTAKE_A | {"to_town_centre"},  # + what was sent to their own centre
-    "district_dispatcher": INTAKE_A,
-    "city_dispatcher": INTAKE_A | {"town_b_reported"},
+    "district_dispatcher": {"escalated_to_district"},
+    "city_dispatcher": {"city_reported"},
     "town_dispatcher_b": {"town_b_reported"},
     "village_cadre": {"dispatched", "handling"},
     "party_secretary": {"dispatched", "handling"},
