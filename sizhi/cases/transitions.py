@@ -15,8 +15,8 @@ from sizhi.cases import permissions
 from sizhi.cases.errors import CaseConflict, CaseError, CasePermissionDenied, TransitionNotAllowed
 from sizhi.cases.models import Case, CaseEvent
 from sizhi.cases.text import clean_text
-from sizhi.cases.workflow import TRANSITIONS
-from sizhi.notify.services import notify_users
+from sizhi.cases.workflow import TRANSITIONS, Channel
+from sizhi.notify.services import notify_users, notify_webhooks
 from sizhi.units.models import HandlingUnit
 
 
@@ -105,6 +105,14 @@ def transition(
         actor_unit=actor_unit(actor, case), reason=reason, data=data or {}, is_public=is_public,
         created_at=now,
     )
+    if case.channel != Channel.MAILBOX:  # a letter's existence is never told to another system
+        notify_webhooks(
+            action=action, region_code=case.region_code,
+            event_payload={
+                "event": event.pk, "case": case.number, "action": action, "from_status": event.from_status,
+                "to_status": target, "unit": unit_id, "at": now.isoformat(), "region": case.region_code,
+            },
+        )
     for field, value in changes.items():
         setattr(case, field, value)
     case.status = target

@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 class NotificationChannel(models.TextChoices):
     SMS = "sms", _("短信")
     INBOX = "inbox", _("站内消息")
+    EMAIL = "email", _("电子邮件")
+    WEBHOOK = "webhook", _("Webhook")
 
 
 class NotificationStatus(models.TextChoices):
@@ -27,6 +29,11 @@ class Notification(models.Model):
         related_name="notifications", verbose_name=_("接收人"),
     )
     phone = models.CharField(_("手机号"), max_length=11, blank=True)
+    email = models.EmailField(_("电子邮箱"), blank=True)
+    webhook = models.ForeignKey(
+        "notify.WebhookEndpoint", on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    payload = models.JSONField(default=dict, blank=True)
     subject = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("内容"), max_length=2000)
     link = models.CharField(max_length=200, blank=True)
@@ -37,6 +44,8 @@ class Notification(models.Model):
     last_error = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Retries wait longer each time (backoff); the worker only picks rows whose time has come.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -44,7 +53,33 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("通知")
         verbose_name_plural = _("通知")
-        indexes = [models.Index(fields=["status", "created_at"], name="notification_pending")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="notification_pending"),
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+        ]
 
     def __str__(self) -> str:
         return self.subject
+
+
+class WebhookEndpoint(models.Model):
+    """A system (a district's platform, the 12345 hotline) told of case events by signed POSTs.
+    Payloads carry case numbers, states and units — never a reporter's identity."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    url = models.URLField(_("地址"), max_length=300)
+    secret = models.CharField(_("签名密钥"), max_length=128)
+    actions = models.JSONField(_("订阅的操作"), default=list, blank=True, help_text=_("留空表示全部"))
+    scope = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("范围"), help_text=_("留空表示全市"),
+    )
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Webhook 订阅")
+        verbose_name_plural = _("Webhook 订阅")
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,11 +7,14 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from sizhi.accounts.models import User
-from sizhi.notify.models import Notification, NotificationChannel
+from sizhi.notify.models import Notification, NotificationChannel, WebhookEndpoint
 
 
-def notify_users(*, users: Iterable[User], subject: str, body: str, link: str = "", sms: bool = False) -> int:
-    """Queue an inbox message (and an SMS to those with a phone when `sms`) for each user.
+def notify_users(
+    *, users: Iterable[User], subject: str, body: str, link: str = "", sms: bool = False, email: bool = True
+) -> int:
+    """Queue an inbox message for each user, an SMS to those with a phone when `sms`, and an
+    e-mail to those with an address when `email`.
 
     Delivery happens in the background worker after commit; see notify.tasks.
     """
@@ -27,6 +30,13 @@ def notify_users(*, users: Iterable[User], subject: str, body: str, link: str = 
                     subject=subject, body=body, link=link,
                 )
             )
+        if email and user.email:
+            rows.append(
+                Notification(
+                    channel=NotificationChannel.EMAIL, recipient=user, email=user.email,
+                    subject=subject, body=body, link=link,
+                )
+            )
     if rows:
         Notification.objects.bulk_create(rows)
         transaction.on_commit(_kick_delivery)
@@ -38,3 +48,20 @@ def _kick_delivery() -> None:
     from sizhi.notify.tasks import deliver_pending
 
     deliver_pending()
+
+
+def notify_webhooks(*, event_payload: dict[str, object], action: str, region_code: str) -> int:
+    """Queue one signed delivery per active endpoint subscribed to `action` whose scope holds the
+    region. The payload must already be free of personal data."""
+    rows = [
+        Notification(
+            channel=NotificationChannel.WEBHOOK, webhook=endpoint, subject=action, body="", payload=event_payload,
+        )
+        for endpoint in WebhookEndpoint.objects.filter(is_active=True).select_related("scope")
+        if (not endpoint.actions or action in endpoint.actions)
+        and (endpoint.scope is None or region_code.startswith(endpoint.scope.prefix))
+    ]
+    if rows:
+        Notification.objects.bulk_create(rows)
+        transaction.on_commit(_kick_delivery)
+    return len(rows)

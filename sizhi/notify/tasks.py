@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.core.mail import send_mail
 from django.db.models import F, Q
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from sizhi.notify import webhooks
 from sizhi.notify.models import Notification, NotificationChannel, NotificationStatus
 from sizhi.notify.sms import send_sms
 
@@ -20,10 +22,27 @@ BATCH = 200
 CLAIM_TIMEOUT = timedelta(minutes=5)
 
 
-def _claimable(now: object) -> Q:
-    return Q(status=NotificationStatus.PENDING) | Q(
-        status=NotificationStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT  # type: ignore[operator]
+def _claimable(now: datetime) -> Q:
+    return Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now) | Q(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT
     )
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min … capped at one hour."""
+    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(hours=1))
+
+
+def _send(row: Notification) -> None:
+    if row.channel == NotificationChannel.SMS:
+        send_sms(row.phone, f"{row.subject} {row.body}")
+    elif row.channel == NotificationChannel.EMAIL:
+        send_mail(row.subject, row.body, None, [row.email], fail_silently=False)
+    elif row.channel == NotificationChannel.WEBHOOK:
+        if row.webhook is None or not row.webhook.is_active:
+            return  # the subscription was switched off after the message was queued
+        webhooks.post(url=row.webhook.url, secret=row.webhook.secret, payload=row.payload, delivery_id=row.pk)
+    # Inbox messages are delivered by being stored; marking them sent is all that is left.
 
 
 def deliver_batch() -> int:
@@ -47,17 +66,16 @@ def deliver_batch() -> int:
         )
         if claimed != 1:
             continue
-        row = Notification.objects.get(pk=pk)
+        row = Notification.objects.select_related("webhook").get(pk=pk)
         try:
-            if row.channel == NotificationChannel.SMS:
-                send_sms(row.phone, f"{row.subject} {row.body}")
-            # Inbox messages are delivered by being stored; marking them sent is all that is left.
+            _send(row)
         except Exception as exc:  # one failing gateway call must not stop the rest of the batch
             logger.warning("notification %s failed: %s", pk, type(exc).__name__)
             retry = row.attempts < MAX_ATTEMPTS
             Notification.objects.filter(pk=pk).update(
                 status=NotificationStatus.PENDING if retry else NotificationStatus.FAILED,
                 last_error=type(exc).__name__[:200],
+                next_attempt_at=timezone.now() + backoff(row.attempts),
             )
             continue
         Notification.objects.filter(pk=pk).update(status=NotificationStatus.SENT, sent_at=timezone.now())

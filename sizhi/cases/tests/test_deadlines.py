@@ -85,7 +85,7 @@ def test_warning_for_follows_the_thresholds() -> None:
     assert deadlines.warning_for(now, now - 2 * hour, now) == WarningLevel.RED
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_sweeps_in_parallel_processes_write_each_event_once() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs a database server that two processes can share (run with DATABASE_URL=postgres://…)")
