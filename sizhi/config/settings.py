@@ -160,6 +160,14 @@ LOGGING = {
 }
 
 # --- platform settings -------------------------------------------------------------------------
+# E-mail: printed to the console unless an SMTP server is configured.
+EMAIL_BACKEND = env_str("SIZHI_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("SIZHI_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("SIZHI_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("SIZHI_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("SIZHI_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("SIZHI_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("SIZHI_EMAIL_FROM", "sizhi@localhost")
 SIZHI_SMS_BACKEND = env_str("SIZHI_SMS_BACKEND", "sizhi.notify.sms.ConsoleSmsBackend")
 SIZHI_TILE_URL = env_str("SIZHI_TILE_URL", "")
 SIZHI_TILE_ATTRIBUTION = env_str("SIZHI_TILE_ATTRIBUTION", "")
