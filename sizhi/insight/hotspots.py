@@ -442,7 +442,9 @@ def _pair_scores(items: list[_Prepared], settings: Settings) -> tuple[np.ndarray
     times = np.array([it.msg.time.timestamp() / DAY for it in items])
     gap = np.abs(times[i] - times[j])
     window = np.where(same_place, settings.place_window_days, settings.window_days)
-    score *= np.exp(-np.maximum(gap - window, 0.0) / window)
+    # Capped before the time damping: a word-for-word repost months later is not more alike
+    # than "the same problem at the same place" is allowed to be.
+    score = np.minimum(score, 1.0) * np.exp(-np.maximum(gap - window, 0.0) / window)
     # Different places count against an issue, not merely for nothing: with average linkage
     # one such pair outweighs a weakly similar one.
     score = np.where(conflict & ~same_place, -settings.conflict_penalty, np.minimum(score, 1.0))
