@@ -208,6 +208,10 @@ class Figures:
                 self.cases[metric].add(case_id)
 
     def __getitem__(self, metric: str) -> int:
+        # Unknown names raise, so that a template's `figures.response_rate` reaches the property
+        # instead of reading a count of 0.
+        if metric not in METRICS:
+            raise KeyError(metric)
         return self.counts[metric]
 
     def add(self, other: Figures) -> None:
