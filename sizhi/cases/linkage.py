@@ -20,7 +20,15 @@ from sizhi.accounts.models import User
 from sizhi.cases import deadlines, permissions
 from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
 from sizhi.cases.models import Assignment, Case, CaseEvent, ExtensionRequest, ExtensionStatus
-from sizhi.cases.transitions import notify_dispatchers, require, require_reason, tell_unit, transition
+from sizhi.cases.text import clean_text
+from sizhi.cases.transitions import (
+    managing_level,
+    notify_dispatchers,
+    require,
+    require_reason,
+    tell_unit,
+    transition,
+)
 from sizhi.cases.workflow import (
     ACTIVE_ASSIGNMENT,
     TRANSITIONS,
@@ -44,6 +52,13 @@ def _lead(case: Case) -> Assignment | None:
 
 def _close_active(case: Case, status: str, at: dt.datetime) -> None:
     case.assignments.filter(status__in=list(ACTIVE_ASSIGNMENT)).update(status=status, finished_at=at)
+
+
+def _close_pending_extensions(case: Case, note: str) -> None:
+    """A request belongs to the unit that made it: when the case leaves that unit it lapses."""
+    case.extension_requests.filter(status=ExtensionStatus.PENDING).update(
+        status=ExtensionStatus.REJECTED, decided_at=timezone.now(), decision_note=note
+    )
 
 
 def dispatch(
@@ -79,6 +94,7 @@ def dispatch(
         },
     )
     _close_active(case, AssignmentStatus.WITHDRAWN, now)
+    _close_pending_extensions(case, _("案件已重新派遣"))
     Assignment.objects.bulk_create(
         [
             Assignment(
@@ -159,6 +175,7 @@ def give_back(*, case: Case, actor: User, reason: str) -> CaseEvent:
         data={"unit": unit.pk if unit else None, "unit_name": unit.name if unit else "", "ruling": ruling},
     )
     _close_active(case, AssignmentStatus.RETURNED, event.created_at)
+    _close_pending_extensions(case, _("案件已退回"))
     notify_dispatchers(
         case,
         _("案件需裁定派遣：%(number)s") % {"number": case.number} if ruling
@@ -179,11 +196,13 @@ def case_escalate(*, case: Case, actor: User, reason: str) -> CaseEvent:
     above = matrix.levels_above(case.level)
     if not above:
         raise CaseError(_("已是最高层级，无法继续上报。"), code="case_escalate_top_level")
+    target = managing_level(case.region_code, above[0])
     event = transition(
         case=case, action=CaseAction.ESCALATE, actor=actor, reason=text,
-        changes={"level": above[0], "assigned_unit": None, "handler": None, "needs_ruling": False},
-        data={"from_level": case.level, "to_level": above[0]},
+        changes={"level": target, "assigned_unit": None, "handler": None, "needs_ruling": False},
+        data={"from_level": case.level, "to_level": target},
     )
+    _close_pending_extensions(case, _("案件已上报上级"))
     _close_active(case, AssignmentStatus.ESCALATED, event.created_at)
     if dispatch_by_matrix(case=case) is None:
         notify_dispatchers(case, _("下级上报案件：%(number)s") % {"number": case.number})
@@ -278,7 +297,7 @@ def case_extend_decide(*, request: ExtensionRequest, actor: User, approve: bool,
         raise CasePermissionDenied(_("只有调度员可以审批延期。"))
     decided = ExtensionRequest.objects.filter(pk=request.pk, status=ExtensionStatus.PENDING).update(
         status=ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED,
-        decided_by=actor, decided_at=timezone.now(), decision_note=note.strip()[:2000],
+        decided_by=actor, decided_at=timezone.now(), decision_note=clean_text(note)[:2000],
     )
     if decided != 1:
         raise CaseError(_("该延期申请已处理。"), code="extension_already_decided")
@@ -292,7 +311,7 @@ def case_extend_decide(*, request: ExtensionRequest, actor: User, approve: bool,
         if lead is not None:
             Assignment.objects.filter(pk=lead.pk).update(due_at=add_working_days(lead.due_at, request.days))
     return transition(
-        case=case, action=action, actor=actor, reason=note.strip()[:2000], changes=changes,
+        case=case, action=action, actor=actor, reason=clean_text(note)[:2000], changes=changes,
         data={"days": request.days, "request": request.pk}, is_public=False,
     )
 
@@ -323,6 +342,6 @@ def case_resume(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
     for assignment in case.assignments.filter(status__in=list(ACTIVE_ASSIGNMENT)):
         Assignment.objects.filter(pk=assignment.pk).update(due_at=add_working_hours(assignment.due_at, hours))
     return transition(
-        case=case, action=CaseAction.RESUME, actor=actor, reason=reason.strip()[:2000], changes=changes,
+        case=case, action=CaseAction.RESUME, actor=actor, reason=clean_text(reason)[:2000], changes=changes,
         data={"suspended_hours": round(hours, 2)},
     )

@@ -13,7 +13,8 @@ from django.db.models import Q
 from sizhi.accounts.models import ADMIN_ROLES, DISPATCHER_ROLES, HANDLER_ROLES, Membership, Role, User
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases.models import Assignment, Case
-from sizhi.cases.workflow import CaseAction, CaseStatus
+from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, CaseAction, CaseStatus
+from sizhi.units.matrix import LEVELS_UPWARD
 from sizhi.units.models import HandlingUnit
 
 AnyUser = User | AnonymousUser | None
@@ -26,7 +27,12 @@ def _covers(m: Membership, case: Case) -> bool:
         in_scope = case.grid_id == m.grid_id
     else:
         in_scope = m.scope is not None and case.region_code.startswith(m.scope.prefix)
-    return in_scope or (m.unit_id is not None and case.assigned_unit_id == m.unit_id)
+    if in_scope or m.unit_id is None:
+        return in_scope
+    if case.assigned_unit_id == m.unit_id:
+        return True
+    # An assisting unit must see the case it helps with, wherever its members' scope lies.
+    return case.assignments.filter(unit_id=m.unit_id, status__in=list(ACTIVE_ASSIGNMENT)).exists()
 
 
 def membership_scope_q(m: Membership) -> Q | None:
@@ -40,6 +46,9 @@ def membership_scope_q(m: Membership) -> Q | None:
         q = Q(pk__in=[])
     if m.unit_id is not None:
         q |= Q(assigned_unit_id=m.unit_id)
+        # A subquery rather than a join, so lists need no DISTINCT.
+        assisting = Assignment.objects.filter(unit_id=m.unit_id, status__in=list(ACTIVE_ASSIGNMENT))
+        q |= Q(pk__in=assisting.values("case_id"))
     return q
 
 
@@ -60,8 +69,16 @@ def can_view_case(user: AnyUser, case: Case) -> bool:
     return any(_covers(m, case) for m in active_memberships(user))
 
 
+def _at_or_above(m: Membership, case: Case) -> bool:
+    """A centre at the case's managing level or above: after an escalation the lower centre no
+    longer decides for the case."""
+    return m.scope is not None and LEVELS_UPWARD.index(m.scope.level) >= LEVELS_UPWARD.index(case.level)
+
+
 def _dispatcher_covers(user: AnyUser, case: Case) -> bool:
-    return any(m.role in DISPATCHER_ROLES and _covers(m, case) for m in active_memberships(user))
+    return any(
+        m.role in DISPATCHER_ROLES and _at_or_above(m, case) and _covers(m, case) for m in active_memberships(user)
+    )
 
 
 def can_accept(user: AnyUser, case: Case) -> bool:

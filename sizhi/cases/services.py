@@ -25,6 +25,7 @@ from sizhi.cases.photos import ProcessedPhoto, check_photo_count, process_photo
 from sizhi.cases.text import clean_text, finite_coordinate
 from sizhi.cases.transitions import (
     actor_unit,
+    managing_level,
     notify_dispatchers,
     require,
     require_reason,
@@ -81,6 +82,8 @@ def report_submit(
     means the caller asks no such questions (hotline entry, older forms): nothing is checked
     or stored. A mapping, even an empty one, is checked in full, required questions included.
     """
+    if channel not in Channel.values:
+        raise ReportInvalid(_("来源渠道无效。"), code="channel_invalid", field="channel")
     key = clean_text(idempotency_key)[:64] or None
     if key:
         existing = _case_for_idempotency_key(key, reporter, is_anonymous)
@@ -184,8 +187,10 @@ def report_submit(
 
 
 def initial_level(region: Region) -> str:
-    """Intake starts at the lowest command centre: the town for a placed case, else the region's own level."""
-    return RegionLevel.TOWN if region.level == RegionLevel.VILLAGE else region.level
+    """Intake starts at the lowest staffed command centre: from the town up for a placed case,
+    else from the region's own level."""
+    lowest = RegionLevel.TOWN if region.level == RegionLevel.VILLAGE else region.level
+    return managing_level(region.code, lowest)
 
 
 def _case_for_idempotency_key(key: str, reporter: User | None, is_anonymous: bool) -> Case | None:
@@ -266,6 +271,9 @@ def case_reject(
             raise CaseError(_("请填写与之重复的案件编号。"), code="duplicate_of_required", field="duplicate_of")
         if duplicate_of.pk == case.pk:
             raise CaseError(_("案件不能与自身重复。"), code="duplicate_of_self", field="duplicate_of")
+        if not permissions.can_view_case(actor, duplicate_of):
+            # Never reveal that a case outside the actor's scope exists.
+            raise CaseError(_("找不到该案件编号。"), code="duplicate_of_not_found", field="duplicate_of")
     elif duplicate_of is not None:
         raise CaseError(_("只有“重复上报”才能关联重复案件。"), code="duplicate_of_unexpected", field="duplicate_of")
     event = transition(

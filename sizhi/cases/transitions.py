@@ -17,7 +17,21 @@ from sizhi.cases.models import Case, CaseEvent
 from sizhi.cases.text import clean_text
 from sizhi.cases.workflow import TRANSITIONS, Channel
 from sizhi.notify.services import notify_users, notify_webhooks
+from sizhi.units.matrix import LEVELS_UPWARD
 from sizhi.units.models import HandlingUnit
+
+
+def managing_level(region_code: str, at_least: str) -> str:
+    """The lowest level at or above `at_least` with an active dispatcher whose scope holds the
+    place, so that no case waits in a queue nobody reads; the city when none does."""
+    levels = LEVELS_UPWARD[LEVELS_UPWARD.index(at_least):]
+    prefixes = [region_code[:n] for n in (4, 6, 9, 12)]
+    staffed = set(
+        Membership.objects.filter(
+            is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=prefixes, scope__level__in=levels
+        ).values_list("scope__level", flat=True)
+    )
+    return next((level for level in levels if level in staffed), levels[-1])
 
 
 def dispatchers_for(case: Case) -> list[User]:

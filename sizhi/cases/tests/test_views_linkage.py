@@ -687,7 +687,7 @@ def test_detail_query_count_does_not_grow_with_assignments_and_extensions(
         case.refresh_from_db()
     services.case_sign_for(case=case, actor=world.user("village_cadre"))
     request = linkage.case_extend_request(case=case, actor=world.user("village_cadre"), days=2, reason="等待")
-    linkage.case_extend_decide(request=request, actor=world.user("town_dispatcher"), approve=False)
+    linkage.case_extend_decide(request=request, actor=world.user("district_dispatcher"), approve=False)
     case.refresh_from_db()
     linkage.case_extend_request(case=case, actor=world.user("village_cadre"), days=3, reason="再等待")
     # More assignments, events and requests; the page reads each kind once, and the assist
