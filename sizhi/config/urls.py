@@ -9,6 +9,7 @@ urlpatterns = [
     path("open311/v2/", include("sizhi.open311.urls")),
     path("api/v1/", include("sizhi.api.urls")),
     path("account/tokens/", include("sizhi.api.token_urls")),
+    path("inbox/", include("sizhi.notify.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("sizhi.web.urls")),
 ]

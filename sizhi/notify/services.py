@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import timezone
 
 from sizhi.accounts.models import User
 from sizhi.notify.models import Notification, NotificationChannel, WebhookEndpoint
@@ -65,3 +66,11 @@ def notify_webhooks(*, event_payload: dict[str, object], action: str, region_cod
         Notification.objects.bulk_create(rows)
         transaction.on_commit(_kick_delivery)
     return len(rows)
+
+
+def inbox_mark_read(*, user: User, notification_id: int | None = None) -> int:
+    """Mark one message (or, without an id, all) of the user's own inbox as read."""
+    qs = Notification.objects.filter(recipient=user, channel=NotificationChannel.INBOX, read_at__isnull=True)
+    if notification_id is not None:
+        qs = qs.filter(pk=notification_id)
+    return qs.update(read_at=timezone.now())
