@@ -534,3 +534,32 @@ def _numbers_for(value: object, keys: frozenset[str], *, exact: bool) -> bool:
     if not isinstance(value, dict) or not set(value) <= keys or (exact and set(value) != keys):
         return False
     return all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value.values())
+
+
+class CaseSupporter(models.Model):
+    """Someone else with the same problem: a citizen who said "me too", or the reporter of a
+    case merged into this one. Every supporter hears the outcome."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="supporters", verbose_name=_("案件"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    merged_case = models.OneToOneField(
+        Case, on_delete=models.CASCADE, null=True, blank=True, related_name="merged_into_support"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("附议")
+        verbose_name_plural = _("附议")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "user"], condition=Q(user__isnull=False), name="supporter_once_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | Q(merged_case__isnull=False), name="supporter_is_someone"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} +1"

@@ -184,6 +184,7 @@ ACTION_CHECKS = {
     CaseAction.RATE: can_rate,
     CaseAction.REOPEN: can_reopen,
     CaseAction.ESCALATE: can_escalate,
+    CaseAction.MERGE: can_accept,
     CaseAction.DELEGATE: can_delegate,
     CaseAction.EXTEND_REQUEST: can_extend_request,
     CaseAction.SUSPEND: can_suspend,

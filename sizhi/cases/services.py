@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sizhi.accounts.models import User
-from sizhi.cases import followup, linkage, permissions
+from sizhi.cases import followup, linkage, merging, permissions
 from sizhi.cases.attributes import clean_attribute_answers
 from sizhi.cases.errors import CaseError, CasePermissionDenied, ReportInvalid, TransitionNotAllowed
 from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent, Category
@@ -381,6 +381,10 @@ def case_close(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
         changes={"closed_at": timezone.now()},
     )
     followup.maybe_queue_callback(case)
+    merging.tell_supporters(
+        case, _("您关注的问题已办结"),
+        _("案件 %(number)s「%(title)s」已办结。") % {"number": case.number, "title": case.title},
+    )
     tell_reporter(
         case, _("您的反映已办结"),
         _("编号 %(number)s 已办结，欢迎对办理结果进行评价。") % {"number": case.number},

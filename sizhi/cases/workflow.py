@@ -23,6 +23,7 @@ class CaseStatus(models.TextChoices):
     SUSPENDED = "suspended", _("缓办")
     CLOSED = "closed", _("已结案")
     REJECTED = "rejected", _("不予受理")
+    MERGED = "merged", _("已并案")
 
 
 class CaseAction(models.TextChoices):
@@ -53,6 +54,8 @@ class CaseAction(models.TextChoices):
     SUPERVISE = "supervise", _("督办")
     SUPERVISION_REPLY = "supervision_reply", _("督办回复")
     CALLBACK = "callback", _("回访")
+    MERGE = "merge", _("并案")
+    SUPPORT = "support", _("附议")
     # Not a transition: a public remark that leaves the status as it is, written by
     # services.case_add_public_note and deliberately absent from TRANSITIONS.
     NOTE = "note", _("备注")
@@ -102,6 +105,10 @@ TRANSITIONS: dict[str, Transition] = {
     CaseAction.SUPERVISE: Transition(WORKING | {S.REPORTED, S.ACCEPTED, S.SUSPENDED}, None),
     CaseAction.SUPERVISION_REPLY: Transition(WORKING | {S.REPORTED, S.ACCEPTED, S.SUSPENDED, S.CLOSED}, None),
     CaseAction.CALLBACK: Transition(frozenset({S.CLOSED}), None),
+    # 并案: a report of a problem already being handled joins that case; its reporter follows it.
+    CaseAction.MERGE: Transition(frozenset({S.REPORTED, S.ACCEPTED, S.REGISTERED}), S.MERGED),
+    # "Me too": recorded on the case being supported, which keeps its status.
+    CaseAction.SUPPORT: Transition(WORKING | {S.REPORTED, S.ACCEPTED, S.SUSPENDED}, None),
 }
 
 # Actions the system takes by itself (the deadline sweep); no person performs them from a form.
@@ -110,11 +117,11 @@ SYSTEM_ACTIONS = frozenset({CaseAction.WARN_YELLOW, CaseAction.WARN_RED})
 # order) rather than from the case's action list.
 OBJECT_ACTIONS = frozenset({
     CaseAction.ASSIST_FINISH, CaseAction.ASSIST_WAIVE, CaseAction.EXTEND_APPROVE, CaseAction.EXTEND_REJECT,
-    CaseAction.SUPERVISE, CaseAction.SUPERVISION_REPLY, CaseAction.CALLBACK,
+    CaseAction.SUPERVISE, CaseAction.SUPERVISION_REPLY, CaseAction.CALLBACK, CaseAction.MERGE, CaseAction.SUPPORT,
 })
 
-OPEN_STATUSES = frozenset(s for s in CaseStatus if s not in {S.CLOSED, S.REJECTED})
-FINAL_STATUSES = frozenset({S.CLOSED, S.REJECTED})
+FINAL_STATUSES = frozenset({S.CLOSED, S.REJECTED, S.MERGED})
+OPEN_STATUSES = frozenset(s for s in CaseStatus if s not in FINAL_STATUSES)
 
 
 def allowed_actions(status: str) -> list[str]:
