@@ -1,7 +1,6 @@
 """Reference data a client needs to file and route a report: categories, the region tree, grids
 (with point → grid lookup) and handling units. Public except units, which need a sign-in."""
 
-
 from typing import Annotated, Any
 
 from django.http import HttpRequest
