@@ -34,6 +34,7 @@ Figures (each links to its cases):
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,6 +59,7 @@ from sizhi.workdays.calendar import add_working_days, add_working_hours, working
 
 AnyUser = User | AnonymousUser | None
 A = CaseAction
+logger = logging.getLogger("sizhi.evaluation")
 
 # How far before the period a dispatch is read: its deadline, moved by extensions and
 # suspensions, may fall in the period (60 working days plus one 60-day extension is about
@@ -293,7 +296,17 @@ def default_scheme() -> EvaluationScheme:
 
 
 def active_scheme() -> EvaluationScheme:
-    return EvaluationScheme.objects.filter(is_active=True).first() or default_scheme()
+    """The active scheme; the defaults when there is none, or when the active one's JSON is
+    malformed (a scheme edited by hand must not take the ranking pages down)."""
+    scheme = EvaluationScheme.objects.filter(is_active=True).first()
+    if scheme is None:
+        return default_scheme()
+    try:
+        scheme.clean()
+    except ValidationError:
+        logger.warning("evaluation scheme %s is malformed; using the defaults", scheme.pk)
+        return default_scheme()
+    return scheme
 
 
 def score(figures: Figures, scheme: EvaluationScheme) -> Score:

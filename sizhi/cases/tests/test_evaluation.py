@@ -8,7 +8,8 @@ from itertools import count
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -363,3 +364,21 @@ def test_period_parsing_and_bounds() -> None:
     assert q.start_at.utcoffset() == dt.timedelta(hours=8)
     with pytest.raises(ValueError):
         Period(dt.date(2025, 3, 3), dt.date(2025, 3, 3))
+
+
+def test_at_most_one_scheme_is_active_and_a_malformed_one_is_not_used(db: None) -> None:
+    EvaluationScheme.objects.create(name="甲", is_active=True)
+    EvaluationScheme.objects.create(name="乙")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        EvaluationScheme.objects.create(name="丙", is_active=True)
+
+    bad = EvaluationScheme(name="丁", weights={"response": "thirty"}, deductions={"bribe_each": 5})
+    with pytest.raises(ValidationError) as exc:
+        bad.full_clean()
+    assert set(exc.value.message_dict) == {"weights", "deductions"}
+    with pytest.raises(ValidationError):
+        EvaluationScheme(name="戊", weights={"response": 0, "resolution": 0, "satisfaction": 0}).full_clean()
+    EvaluationScheme(name="己", deductions={"shirk_each": 2}).full_clean()  # a subset of deductions is fine
+
+    EvaluationScheme.objects.filter(name="甲").update(weights={"response": "thirty"})
+    assert evaluation.active_scheme().pk is None  # the defaults, not a crash
