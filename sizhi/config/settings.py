@@ -14,6 +14,8 @@ from sizhi.config.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = BASE_DIR.parent
 DATA_DIR = Path(env_str("SIZHI_DATA_DIR", str(PROJECT_DIR / "var")))
+# The embedded database, queue and uploads live here; a fresh checkout has no such folder yet.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("SIZHI_DEBUG", False)
 # The fallback key only exists so that a fresh checkout runs; production must set its own.
