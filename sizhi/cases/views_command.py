@@ -81,6 +81,11 @@ def command_staff(view: ViewFunc) -> ViewFunc:
     return wrapper
 
 
+def _nav(section: str) -> dict[str, str]:
+    # "command" lights the console's own navigation entry; the section, the command sub-navigation.
+    return {"nav": "command", "command_nav": section}
+
+
 def _user(request: HttpRequest) -> User:
     # command_staff has run: the user is a signed-in accounts.User.
     return cast(User, request.user)
@@ -184,9 +189,10 @@ def _select(request: HttpRequest, form_class: type[PeriodForm] = PeriodForm) -> 
 
 
 def _bad_period(request: HttpRequest, template: str, form_class: type[PeriodForm], nav: str) -> HttpResponse:
+    """The page again with the form's errors and no figures (HTTP 400)."""
     form = form_class(request.GET, user=_user(request))
     form.is_valid()
-    return render(request, template, {"form": form, "nav": nav, "invalid": True}, status=400)
+    return render(request, template, {"form": form, **_nav(nav), "invalid": True}, status=400)
 
 
 # --- tables --------------------------------------------------------------------------------------
@@ -302,7 +308,7 @@ def ranking(request: HttpRequest) -> HttpResponse:
     labels, unit_rows = _table(result.units, selection.query)
     _labels, region_rows = _table(result.regions, selection.query)
     return render(request, "cases/command/ranking.html", {
-        "nav": "ranking", "form": selection.form, "selection": selection, "evaluation": result,
+        **_nav("ranking"), "form": selection.form, "selection": selection, "evaluation": result,
         "labels": labels, "unit_rows": unit_rows, "region_rows": region_rows, "chart": _chart(result.units),
     })
 
@@ -340,7 +346,7 @@ def figure_cases(request: HttpRequest, kind: str, pk: int, metric: str) -> HttpR
     for unit_figures in evaluation.unit_figures([u.pk for u in units], selection.period).values():
         figures.add(unit_figures)
     context: dict[str, Any] = {
-        "nav": "ranking", "form": selection.form, "selection": selection, "subject": subject, "kind": kind,
+        **_nav("ranking"), "form": selection.form, "selection": selection, "subject": subject, "kind": kind,
         "metric": metric, "metric_label": evaluation.metric_label(metric), "count": figures[metric],
     }
     # Through the scoped selectors: a figure may count a case the viewer cannot open, never list it.
@@ -364,7 +370,7 @@ def summons(request: HttpRequest) -> HttpResponse:
     result = _evaluate(_user(request), selection)
     labels, rows = _table(result.summons(), selection.query)
     return render(request, "cases/command/summons.html", {
-        "nav": "summons", "form": selection.form, "selection": selection, "evaluation": result,
+        **_nav("summons"), "form": selection.form, "selection": selection, "evaluation": result,
         "labels": labels, "rows": rows,
         "overdue_threshold": max(1, settings.SIZHI_SUMMONS_OVERDUE),
         "returns_threshold": max(1, settings.SIZHI_SUMMONS_RETURNS),
@@ -388,7 +394,7 @@ def circular(request: HttpRequest) -> HttpResponse:
         "satisfaction": _percent(total.satisfaction_rate),
     }
     return render(request, "cases/command/circular.html", {
-        "nav": "circular", "form": selection.form, "selection": selection, "report": report, "total": total,
+        **_nav("circular"), "form": selection.form, "selection": selection, "report": report, "total": total,
         "rates": rates, "labels": labels, "best": best, "worst": worst, "summoned": summoned,
     })
 
@@ -472,7 +478,7 @@ def supervision_list(request: HttpRequest) -> HttpResponse:
     mine = _my_unit_ids(user)
     today = timezone.localdate()
     return render(request, "cases/command/supervision_list.html", {
-        "nav": "supervision", "page": page, "status": status, "today": today,
+        **_nav("supervision"), "page": page, "status": status, "today": today,
         "can_issue": supervisable_units(user).exists(),
         "respondable": {o.pk for o in page.object_list if o.unit_id in mine and o.status == SupervisionStatus.OPEN},
         "statuses": SupervisionStatus.choices,
@@ -505,8 +511,7 @@ def supervision_new(request: HttpRequest) -> HttpResponse:
 
 
 def _issue_page(request: HttpRequest, form: SupervisionIssueForm, *, status: int = 200) -> HttpResponse:
-    return render(request, "cases/command/supervision_new.html", {"nav": "supervision", "form": form},
-                  status=status)
+    return render(request, "cases/command/supervision_new.html", {**_nav("supervision"), "form": form}, status=status)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -532,5 +537,5 @@ def supervision_answer(request: HttpRequest, pk: int) -> HttpResponse:
             status = 400
     can_respond = order.unit_id in _my_unit_ids(user) and order.status == SupervisionStatus.OPEN
     return render(request, "cases/command/supervision_answer.html", {
-        "nav": "supervision", "order": order, "form": form, "can_respond": can_respond,
+        **_nav("supervision"), "order": order, "form": form, "can_respond": can_respond,
     }, status=status)

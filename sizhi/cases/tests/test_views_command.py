@@ -138,6 +138,9 @@ def test_the_ranking_page_draws_the_chart_from_local_echarts(world: World, clien
     html = client.get(reverse("command:ranking"), MARCH).content.decode()
     assert '/static/vendor/echarts/dist/echarts.min.js' in html
     assert 'id="score-chart-data"' in html and "金业路社区居委会" in html
+    # The console's own entry and the command sub-navigation both mark where we are.
+    assert 'data-testid="nav-command" class="is-current"' in html
+    assert 'data-testid="nav-command-ranking" class="is-current"' in html
     assert "http://" not in html and "https://" not in html
 
 
