@@ -98,6 +98,11 @@ def _page(request: HttpRequest, qs: QuerySet[Any]) -> Page:
 # --- period and region ---------------------------------------------------------------------------
 
 
+def _date_input() -> forms.DateInput:
+    # <input type="date"> shows only an ISO date, whatever the language's own date format.
+    return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+
+
 class RegionChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.name}（{obj.get_level_display()}）"
@@ -112,9 +117,9 @@ class PeriodForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "month"}),
     )
     start = forms.DateField(label=gettext_lazy("开始日期"), required=False,
-                            widget=forms.DateInput(attrs={"type": "date"}))
+                            widget=_date_input())
     end = forms.DateField(label=gettext_lazy("结束日期"), required=False,
-                          widget=forms.DateInput(attrs={"type": "date"}))
+                          widget=_date_input())
     region = RegionChoice(
         label=gettext_lazy("区域"), queryset=Region.objects.none(), required=False,
         empty_label=gettext_lazy("全部管辖范围"),
@@ -262,7 +267,8 @@ def _table(rows: list[Ranked], query: str) -> tuple[list[str], list[TableRow]]:
         cells = []
         for _label, show, metric in columns:
             href = None
-            if metric is not None:
+            # A figure with nothing behind it (0, or "—") links nowhere.
+            if metric is not None and row.figures[metric]:
                 href = reverse("command:figure_cases", args=[row.kind, row.pk, metric]) + "?" + query
             cells.append(Cell(show(row), href, metric or ""))
         out.append(TableRow(row, cells))
@@ -437,7 +443,7 @@ class SupervisionIssueForm(forms.Form):
         error_messages={"invalid_choice": gettext_lazy("该单位不在您可督办的范围内。")},
     )
     reason = forms.CharField(label=gettext_lazy("督办事由"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
-    respond_by = forms.DateField(label=gettext_lazy("回复期限"), widget=forms.DateInput(attrs={"type": "date"}))
+    respond_by = forms.DateField(label=gettext_lazy("回复期限"), widget=_date_input())
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

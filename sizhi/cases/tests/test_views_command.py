@@ -347,6 +347,9 @@ def test_a_dispatcher_supervises_a_case_by_its_number_and_the_unit_answers(world
     as_user(client, world, "town_dispatcher")
     form = client.get(reverse("command:supervision_new"), {"case": case.number}).content.decode()
     assert f'value="{case.number}"' in form
+    # An <input type="date"> shows only an ISO date: the default answer-by day must be one.
+    in_three_days = (timezone.localdate() + dt.timedelta(days=3)).isoformat()
+    assert f'type="date" name="respond_by" value="{in_three_days}"' in form
 
     response = client.post(reverse("command:supervision_new"), {
         "case_number": case.number, "reason": "群众多次反映，请加快处置", "respond_by": tomorrow(),
