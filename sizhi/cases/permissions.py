@@ -7,13 +7,17 @@ nothing else; the three administrator roles see no case at all (三权分立).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
+from django.utils import timezone
 
 from sizhi.accounts.models import ADMIN_ROLES, DISPATCHER_ROLES, HANDLER_ROLES, Membership, Role, User
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases.models import Assignment, Case
-from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, CaseAction, CaseStatus
+from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, CaseAction, CaseStatus, Satisfaction, allowed_actions
 from sizhi.units.matrix import LEVELS_UPWARD
 from sizhi.units.models import HandlingUnit
 
@@ -135,6 +139,20 @@ def can_rate(user: AnyUser, case: Case) -> bool:
 
 can_reopen = can_rate
 
+
+def _reopen_window_open(case: Case) -> bool:
+    deadline = case.closed_at + timedelta(days=settings.SIZHI_REOPEN_DAYS) if case.closed_at else None
+    return case.satisfaction == Satisfaction.UNSATISFIED and deadline is not None and timezone.now() <= deadline
+
+
+# Conditions on the case itself, beyond its status, that the services check too.
+STATE_GUARDS = {
+    CaseAction.RATE: lambda case: case.rated_at is None,
+    CaseAction.REOPEN: _reopen_window_open,
+}
+
+
+
 def _dispatcher_at_case_level(user: AnyUser, case: Case) -> bool:
     """A dispatcher of the centre that manages the case now (its scope level is the case's level)."""
     return any(
@@ -190,6 +208,15 @@ ACTION_CHECKS = {
     CaseAction.SUSPEND: can_suspend,
     CaseAction.RESUME: can_resume,
 }
+
+
+def available_actions(user: AnyUser, case: Case) -> list[str]:
+    """What this user may start on this case now: the one answer the workbench, the citizen
+    pages and the API all give."""
+    return [
+        a for a in allowed_actions(case.status)
+        if can_perform(user, case, a) and STATE_GUARDS.get(a, lambda _case: True)(case)  # type: ignore[call-overload]
+    ]
 
 
 def can_perform(user: AnyUser, case: Case, action: str) -> bool:

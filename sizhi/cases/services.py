@@ -398,7 +398,7 @@ def _check_rate(case: Case, actor: User | None, tracking_code: str | None) -> No
         if not secrets.compare_digest(tracking_code.encode(), case.tracking_code.encode()):
             raise CasePermissionDenied(_("查询码不正确。"))
         return
-    if not permissions.can_rate(actor, case):
+    if actor is None or not actor.is_authenticated or case.reporter_id != actor.pk:
         raise CasePermissionDenied(_("只有反映人可以评价。"))
 
 
