@@ -307,12 +307,18 @@ def case_extend_decide(*, request: ExtensionRequest, actor: User, approve: bool,
         start = case.dispatched_at or case.created_at
         yellow = deadlines.yellow_moment(start, due)
         changes = {"due_at": due, "yellow_at": yellow, "warning": deadlines.warning_for(timezone.now(), yellow, due)}
+    data: dict[str, object] = {"days": request.days, "request": request.pk}
+    if approve:
         lead = _lead(case)
         if lead is not None:
-            Assignment.objects.filter(pk=lead.pk).update(due_at=add_working_days(lead.due_at, request.days))
+            unit_due = add_working_days(lead.due_at, request.days)
+            Assignment.objects.filter(pk=lead.pk).update(due_at=unit_due)
+            data["unit_due_at"] = unit_due.isoformat()
+        if "due_at" in changes:
+            data["due_at"] = changes["due_at"].isoformat()  # type: ignore[attr-defined]
     return transition(
-        case=case, action=action, actor=actor, reason=clean_text(note)[:2000], changes=changes,
-        data={"days": request.days, "request": request.pk}, is_public=False,
+        case=case, action=action, actor=actor, reason=clean_text(note)[:2000], changes=changes, data=data,
+        is_public=False,
     )
 
 
@@ -343,5 +349,8 @@ def case_resume(*, case: Case, actor: User, reason: str = "") -> CaseEvent:
         Assignment.objects.filter(pk=assignment.pk).update(due_at=add_working_hours(assignment.due_at, hours))
     return transition(
         case=case, action=CaseAction.RESUME, actor=actor, reason=clean_text(reason)[:2000], changes=changes,
-        data={"suspended_hours": round(hours, 2)},
+        data={
+            "suspended_hours": round(hours, 2),
+            "due_at": changes["due_at"].isoformat() if changes.get("due_at") else None,  # type: ignore[attr-defined]
+        },
     )

@@ -99,8 +99,9 @@ def supervision_respond(*, order: SupervisionOrder, actor: User, response: str) 
             raise TransitionNotAllowed(CaseAction.SUPERVISION_REPLY, case.status)
         transition(
             case=case, action=CaseAction.SUPERVISION_REPLY, actor=actor, reason=clean_text(text), is_public=False,
-            data={"order": order.pk, "late": order.responded_at.date() > order.respond_by if order.responded_at
-                  else False},
+            # The response date is the local (Asia/Shanghai) day, like the required date.
+            data={"order": order.pk, "late": order.responded_at is not None
+                  and timezone.localdate(order.responded_at) > order.respond_by},
         )
     notify_users(users=[order.issued_by], subject=_("督办已回复"), body=text,
                  link=reverse("cases:detail", args=[order.case_id]) if order.case_id else "")
