@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 from sizhi.accounts.models import DISPATCHER_ROLES, Membership, User
 from sizhi.cases.models import Case, CaseEvent, Category, TimeLimit
 from sizhi.cases.workflow import WORKING, CaseAction, Priority, WarningLevel
-from sizhi.notify.services import notify_users
+from sizhi.notify.models import Notification, NotificationChannel
 from sizhi.workdays.calendar import add_working_days, add_working_hours, working_seconds_between
 
 FALLBACK = {
@@ -90,71 +91,80 @@ class SweepResult:
     red: int = 0
 
 
-def _raise_warning(pk: int, *, to: str, from_levels: list[str], now: dt.datetime) -> bool:
-    due_field = "due_at__lte" if to == WarningLevel.RED else "yellow_at__lte"
+def _move_batch(*, to: str, condition: Q, now: dt.datetime, batch: int) -> int:
+    """Move one batch of due cases to `to` in one transaction and write their events.
+
+    The rows are locked as they are chosen (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite runs one
+    writer at a time), so a second sweep running at the same moment takes other rows or none,
+    and the UPDATE repeats the condition: no case is ever moved, or given an event, twice.
+    """
+    action = CaseAction.WARN_RED if to == WarningLevel.RED else CaseAction.WARN_YELLOW
     with transaction.atomic():
-        moved = Case.objects.filter(
-            pk=pk, warning__in=from_levels, status__in=list(WORKING), **{due_field: now}
-        ).update(warning=to)
-        if moved != 1:
-            return False  # another worker, a closure or an extension got there first
-        case = Case.objects.select_related("assigned_unit").get(pk=pk)
-        action = CaseAction.WARN_RED if to == WarningLevel.RED else CaseAction.WARN_YELLOW
-        CaseEvent.objects.create(
-            case=case, action=action, from_status=case.status, to_status=case.status, actor=None,
-            unit_id=case.assigned_unit_id, is_public=False, created_at=now,
-            data={"due_at": case.due_at.isoformat() if case.due_at else None, "unit": case.assigned_unit_id},
+        due = Case.objects.select_for_update(skip_locked=True).filter(condition).order_by("pk")
+        ids = list(due.values_list("pk", flat=True)[:batch])
+        if not ids:
+            return 0
+        Case.objects.filter(condition, pk__in=ids).update(warning=to)
+        cases = list(
+            Case.objects.filter(pk__in=ids, warning=to).only(
+                "pk", "number", "title", "status", "assigned_unit_id", "due_at", "region_code", "level"
+            )
         )
-        _notify_warning(case, to)
-    return True
+        CaseEvent.objects.bulk_create(
+            CaseEvent(
+                case=case, action=action, from_status=case.status, to_status=case.status, actor=None,
+                unit_id=case.assigned_unit_id, is_public=False, created_at=now,
+                data={"due_at": case.due_at.isoformat() if case.due_at else None, "unit": case.assigned_unit_id},
+            )
+            for case in cases
+        )
+        _notify_warnings(cases, to)
+    return len(cases)
 
 
-def _notify_warning(case: Case, level: str) -> None:
-    recipients: list[User] = []
-    if case.assigned_unit_id is not None:
-        recipients += list(User.objects.filter(memberships__unit_id=case.assigned_unit_id, memberships__is_active=True))
-    prefixes = [case.region_code[:n] for n in (4, 6, 9, 12)]
-    recipients += [
-        m.user for m in Membership.objects.filter(
-            is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=prefixes, scope__level=case.level
-        ).select_related("user")
-    ]
-    label = _("红牌超期") if level == WarningLevel.RED else _("黄牌预警")
-    notify_users(
-        users=recipients,
-        subject=_("%(label)s：%(number)s") % {"label": label, "number": case.number},
-        body=case.title,
-        link=reverse("cases:detail", args=[case.pk]),
+def _notify_warnings(cases: list[Case], level: str) -> None:
+    """One inbox message per case to the members of its unit and the dispatchers managing it;
+    recipients are looked up once per unit and once per (place, level) in the batch."""
+    unit_ids = {c.assigned_unit_id for c in cases if c.assigned_unit_id is not None}
+    unit_members: dict[int, list[User]] = {}
+    for m in Membership.objects.filter(is_active=True, unit_id__in=unit_ids).select_related("user"):
+        unit_members.setdefault(m.unit_id, []).append(m.user)  # type: ignore[arg-type]
+    prefixes = {c.region_code[:n] for c in cases for n in (4, 6, 9, 12)}
+    dispatchers = list(
+        Membership.objects.filter(
+            is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=prefixes
+        ).select_related("user", "scope")
     )
+    label = _("红牌超期") if level == WarningLevel.RED else _("黄牌预警")
+    rows: list[Notification] = []
+    for case in cases:
+        users = {u.pk: u for u in unit_members.get(case.assigned_unit_id or 0, [])}
+        for m in dispatchers:
+            if m.scope is not None and m.scope.level == case.level and case.region_code.startswith(m.scope.prefix):
+                users[m.user.pk] = m.user
+        subject = _("%(label)s：%(number)s") % {"label": label, "number": case.number}
+        link = reverse("cases:detail", args=[case.pk])
+        rows += [
+            Notification(channel=NotificationChannel.INBOX, recipient=u, subject=subject, body=case.title, link=link)
+            for u in users.values()
+        ]
+    # Inbox rows are delivered by being stored; the periodic delivery job marks them sent.
+    Notification.objects.bulk_create(rows)
 
 
-def sweep_warnings(*, now: dt.datetime | None = None, batch: int = 2000) -> SweepResult:
+def _due(to: str, now: dt.datetime) -> Q:
+    if to == WarningLevel.RED:
+        return Q(warning__in=[WarningLevel.NONE, WarningLevel.YELLOW], due_at__lte=now, status__in=list(WORKING))
+    return Q(warning=WarningLevel.NONE, yellow_at__lte=now, due_at__gt=now, status__in=list(WORKING))
+
+
+def sweep_warnings(*, now: dt.datetime | None = None, batch: int = 1000) -> SweepResult:
     """Move every case whose threshold has passed: none/yellow → red when overdue, none → yellow
     when the warning share is used. Reads only due rows through the (warning, time) indexes."""
     now = now or timezone.now()
     result = SweepResult()
-    while True:
-        ids = list(
-            Case.objects.filter(
-                warning__in=[WarningLevel.NONE, WarningLevel.YELLOW], due_at__lte=now, status__in=list(WORKING)
-            ).values_list("pk", flat=True)[:batch]
-        )
-        moved = [pk for pk in ids if _raise_warning(
-            pk, to=WarningLevel.RED, from_levels=[WarningLevel.NONE, WarningLevel.YELLOW], now=now
-        )]
-        result.red += len(moved)
-        if len(ids) < batch or not moved:
-            break
-    while True:
-        ids = list(
-            Case.objects.filter(
-                warning=WarningLevel.NONE, yellow_at__lte=now, due_at__gt=now, status__in=list(WORKING)
-            ).values_list("pk", flat=True)[:batch]
-        )
-        moved = [
-            pk for pk in ids if _raise_warning(pk, to=WarningLevel.YELLOW, from_levels=[WarningLevel.NONE], now=now)
-        ]
-        result.yellow += len(moved)
-        if len(ids) < batch or not moved:
-            break
+    while moved := _move_batch(to=WarningLevel.RED, condition=_due(WarningLevel.RED, now), now=now, batch=batch):
+        result.red += moved
+    while moved := _move_batch(to=WarningLevel.YELLOW, condition=_due(WarningLevel.YELLOW, now), now=now, batch=batch):
+        result.yellow += moved
     return result
