@@ -13,8 +13,10 @@ from __future__ import annotations
 import bisect
 import contextlib
 import functools
+import json
 import logging
 import random
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -26,15 +28,26 @@ import shapely
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
-from django.db.models import Field, Max, Model
+from django.db.models import Field, Max, Model, ProtectedError, RestrictedError
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 from shapely.geometry import shape
 from tqdm import tqdm
 
 from sizhi.accounts.models import Membership, Role, User
-from sizhi.cases import deadlines, linkage, services
-from sizhi.cases.models import Assignment, Attachment, Case, CaseEvent, Category, ExtensionRequest
+from sizhi.cases import deadlines, followup, linkage, merging, services, supervision
+from sizhi.cases.models import (
+    Assignment,
+    Attachment,
+    CallBack,
+    CallBackStatus,
+    Case,
+    CaseEvent,
+    CaseSupporter,
+    Category,
+    ExtensionRequest,
+    SupervisionOrder,
+)
 from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, AssignmentRole, CaseAction, Channel, RejectionKind, Satisfaction
 from sizhi.demo import texts
 from sizhi.demo.models import DemoLoad
@@ -112,6 +125,8 @@ PATHS: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {
         (1, (*_TO_HANDLING, "extend_request")),
         (1, (*_TO_HANDLING, "extend_request", "extend_approve")),
         (1, _ASSISTED),
+        (1, (*_TO_HANDLING, "supervise")),
+        (1, (*_TO_HANDLING, "supervise", "supervision_reply")),
     ),
     "suspended": ((1, (*_TO_HANDLING, "suspend")),),
     "verifying": ((4, (*_TO_HANDLING, "handle")), (1, (*_TO_HANDLING, "handle", "verify_fail", "handle"))),
@@ -125,13 +140,16 @@ PATHS: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {
         (2, (*_ASSISTED, *_FINISH)),
         (1, (*_TO_HANDLING, "extend_request", "extend_approve", *_FINISH)),
         (1, (*_TO_HANDLING, "suspend", "resume", *_FINISH)),
+        (1, (*_TO_HANDLING, "supervise", "supervision_reply", *_FINISH)),
     ),
+    # The same problem reported again, merged into the open case about it (并案).
+    "merged": ((2, ("submit", "merge")), (1, ("submit", "accept", "merge"))),
 }
 DISPATCH_STEPS = frozenset({"dispatch", "misdispatch", "dispatch_assist"})
 # Share of the demo's cases ending in each status (every status appears; most are closed).
 STATUS_SHARE = {
     "reported": 6, "accepted": 4, "registered": 7, "dispatched": 7, "handling": 10, "suspended": 3,
-    "verifying": 6, "verified": 4, "closed": 45, "rejected": 8,
+    "verifying": 6, "verified": 4, "closed": 42, "rejected": 8, "merged": 3,
 }
 # Hours between a step and the one before it (low, high).
 STEP_HOURS = {
@@ -139,10 +157,15 @@ STEP_HOURS = {
     "misdispatch": (0.2, 6), "dispatch_assist": (0.2, 6), "return": (1, 24), "sign": (0.5, 20),
     "assist_finish": (12, 120), "extend_request": (24, 96), "extend_approve": (1, 8), "suspend": (2, 48),
     "resume": (48, 240), "handle": (12, 200), "verify_fail": (4, 48), "verify_pass": (4, 60), "close": (1, 24),
-    "rate": (2, 72), "rate_unsatisfied": (2, 48), "reopen": (6, 72),
+    "rate": (2, 72), "rate_unsatisfied": (2, 48), "reopen": (6, 72), "supervise": (24, 120),
+    "supervision_reply": (2, 48), "merge": (0.5, 12),
 }
 RATED = ("rate", "rate_unsatisfied", "reopen")
+# Steps that need a reporter with an account (a rating, or becoming a supporter of a merged case).
+NAMED_REPORTER = frozenset({*RATED, "merge"})
 CITIZEN_STEPS = frozenset({"submit", *RATED})
+OPEN_FINALS = frozenset({"reported", "accepted", "registered", "dispatched", "handling", "suspended", "verifying",
+                         "verified"})
 
 
 class DemoError(Exception):
@@ -226,6 +249,16 @@ def demo_reset() -> None:
     if record is None:
         return
     city = Region.objects.filter(code=DEMO_CITY_CODE).first()
+    try:
+        _delete_demo(record, city)
+    except (ProtectedError, RestrictedError) as exc:
+        raise DemoError(
+            "示例数据已被其他数据引用（例如通过接口新建的记录），无法自动重置；"
+            "嵌入模式下可删除 var/ 目录后重新运行 make run。"
+        ) from exc
+
+
+def _delete_demo(record: DemoLoad, city: Region | None) -> None:
     with transaction.atomic():
         if city is not None:
             # Demo history only: case rows are otherwise never deleted, but a reset is a wipe.
@@ -263,6 +296,7 @@ class _Plan:
     story: texts.Story
     place: str
     to_committee: bool  # the village committee handles it, not a district department
+    into: _Plan | None = None  # for a merged report: the open case it joins
 
 
 def _short_name(name: str) -> str:
@@ -540,18 +574,61 @@ class _Loader:
     def _create_cases(self, count: int) -> list[int]:
         self.village_codes = sorted(c for c, v in self.villages.items() if v.grids)
         statuses = [s for s, n in _status_counts(count).items() for _i in range(n)]
-        plans = sorted((self._plan(s) for s in statuses), key=lambda p: p.times[0])
+        plans = [self._plan(s) for s in statuses]
+        self._link_merged(plans)
+        plans.sort(key=lambda p: p.times[0])
         boundaries = dict(Grid.objects.filter(pk__in={p.grid_id for p in plans}).values_list("pk", "boundary"))
         self.recent: dict[str, list[Case]] = defaultdict(list)
         self.notification_times: list[tuple[int, datetime]] = []  # outbox row → invented time
         self.last_notification = Notification.objects.aggregate(m=Max("pk"))["m"] or 0
+        # Events written on a case after its own steps (a merged report's support, a call-back).
+        self.extra_events: list[tuple[int, int, datetime]] = []  # (case, event, invented time)
+        self.cases_of: dict[int, Case] = {}  # id(plan) → its case
+        self.deciders: dict[int, User] = {}  # case → the dispatcher managing it at the end
         made: dict[int, _History] = {}
         for plan in tqdm(plans, desc="示例案件", unit="件", disable=not self.progress):
             lat, lng = self._point_in(boundaries[plan.grid_id])
             case, history = self._play(plan, lat, lng)
             made[case.pk] = history
+            self.cases_of[id(plan)] = case
+        self._call_back(made)
         self._backdate(made)
         return list(made)
+
+    def _link_merged(self, plans: list[_Plan]) -> None:
+        """A merged report repeats an open case's problem, at the same spot, a little later."""
+        older = self.now - timedelta(days=3)
+        targets = [p for p in plans if p.status in OPEN_FINALS and p.times[0] < older]
+        for plan in plans:
+            if plan.status != "merged":
+                continue
+            if not targets:
+                raise DemoError("示例案件太少，没有可并案的在办案件；请增加 --cases")
+            into = self.rng.choice(targets)
+            plan.into, plan.village, plan.grid_id = into, into.village, into.grid_id
+            plan.story, plan.place, plan.to_committee = into.story, into.place, into.to_committee
+            plan.times = self._times(plan.path, into.times[0] + timedelta(hours=self.rng.uniform(1, 24)))
+
+    def _call_back(self, made: dict[int, _History]) -> None:
+        """回访: the dispatcher calls back most of the closed cases queued for it, a few days on."""
+        pending = CallBack.objects.filter(case_id__in=made, status=CallBackStatus.PENDING).select_related("case")
+        latest = self.now - timedelta(minutes=10)
+        for callback in pending:
+            if self.rng.random() < 0.3:
+                continue  # still waiting for its call
+            reached = self.rng.random() < 0.85
+            satisfaction = self.rng.choices(
+                [Satisfaction.SATISFIED, Satisfaction.BASICALLY, Satisfaction.UNSATISFIED], weights=[80, 15, 5]
+            )[0]
+            followup.callback_record(
+                callback=callback, actor=self.deciders[callback.case_id], reached=reached,
+                satisfaction=satisfaction if reached else "",
+                note=self.rng.choice(texts.CALLBACK_NOTES if reached else texts.CALLBACK_MISSED),
+            )
+            at = min(made[callback.case_id].invented[-1] + timedelta(hours=self.rng.uniform(24, 120)), latest)
+            event = CaseEvent.objects.filter(case_id=callback.case_id, action=CaseAction.CALLBACK).latest("pk")
+            self.extra_events.append((callback.case_id, event.pk, at))
+            _write([CallBack(pk=callback.pk, done_at=at)], ["done_at"])
 
     @staticmethod
     def _in_town(village: _Village) -> bool:
@@ -563,7 +640,7 @@ class _Loader:
 
     def _reporter(self, plan: _Plan) -> tuple[User | None, User | None, str, bool]:
         """(reporter, actor, channel, anonymous). Paths with a rating need a named citizen."""
-        rated = any(step in RATED for step in plan.path)
+        rated = any(step in NAMED_REPORTER for step in plan.path)
         roll = self.rng.random()
         citizen = self.citizens[0] if plan.village.region.code == DEMO_VILLAGE_CODE and roll < 0.3 else (
             self.rng.choice(self.citizens)
@@ -601,9 +678,13 @@ class _Loader:
             unit, handlers = self.department(district, dept_key), [self.handlers[(district.code, dept_key)]]
         others = [key for key, _name in DEPARTMENTS if key != dept_key]
         wrong_key, assist_key = rng.choice(others), rng.choice(others)
-        verifier = self.grid_verifiers.get(case.grid_id or 0, front)
+        # After an escalation the town centre no longer decides: the district's does.
+        decider = dispatcher if "escalate" in plan.path else front
+        self.deciders[case.pk] = decider
+        verifier = self.grid_verifiers.get(case.grid_id or 0, decider)
         handler = rng.choice(handlers)
         extension: ExtensionRequest | None = None
+        order: SupervisionOrder | None = None
         for step in plan.path[1:]:
             if step == "accept":
                 services.case_accept(case=case, actor=front, reason=rng.choice(texts.ACCEPT_NOTES))
@@ -640,12 +721,31 @@ class _Loader:
             elif step == "extend_approve":
                 assert extension is not None
                 linkage.case_extend_decide(
-                    request=extension, actor=dispatcher, approve=True, note=rng.choice(texts.EXTEND_NOTES)
+                    request=extension, actor=decider, approve=True, note=rng.choice(texts.EXTEND_NOTES)
                 )
             elif step == "suspend":
-                linkage.case_suspend(case=case, actor=dispatcher, reason=rng.choice(texts.SUSPEND_REASONS))
+                linkage.case_suspend(case=case, actor=decider, reason=rng.choice(texts.SUSPEND_REASONS))
             elif step == "resume":
-                linkage.case_resume(case=case, actor=dispatcher, reason=rng.choice(texts.RESUME_NOTES))
+                linkage.case_resume(case=case, actor=decider, reason=rng.choice(texts.RESUME_NOTES))
+            elif step == "supervise":
+                assert case.assigned_unit is not None
+                order = supervision.supervision_issue(
+                    actor=self.city_dispatcher, unit=case.assigned_unit, case=case,
+                    reason=rng.choice(texts.SUPERVISION_REASONS),
+                    respond_by=timezone.localdate() + timedelta(days=rng.randint(2, 5)),
+                )
+            elif step == "supervision_reply":
+                assert order is not None
+                supervision.supervision_respond(
+                    order=order, actor=handler, response=rng.choice(texts.SUPERVISION_REPLIES)
+                )
+                case.refresh_from_db()  # the reply moved the case through the order's own copy of it
+            elif step == "merge":
+                assert plan.into is not None
+                into = self.cases_of[id(plan.into)]
+                merging.case_merge(case=case, into=into, actor=front)
+                support = into.events.filter(action=CaseAction.SUPPORT).latest("pk")
+                self.extra_events.append((into.pk, support.pk, plan.times[-1]))
             elif step == "handle":
                 services.case_handle(case=case, actor=handler, result=rng.choice(story.results))
             elif step == "verify_fail":
@@ -657,7 +757,7 @@ class _Loader:
                     case=case, actor=verifier, passed=True, reason=rng.choice(texts.VERIFY_PASS_NOTES)
                 )
             elif step == "close":
-                services.case_close(case=case, actor=front, reason=rng.choice(texts.CLOSE_NOTES))
+                services.case_close(case=case, actor=decider, reason=rng.choice(texts.CLOSE_NOTES))
             elif step in ("rate", "rate_unsatisfied"):
                 satisfaction = Satisfaction.UNSATISFIED if step == "rate_unsatisfied" else rng.choices(
                     [Satisfaction.SATISFIED, Satisfaction.BASICALLY, Satisfaction.UNSATISFIED], weights=[75, 20, 5]
@@ -709,7 +809,11 @@ class _Loader:
             for history in made.values()
             for pk, t in zip(history.event_ids, history.invented, strict=True)
         ]
-        _write(events, ["created_at"])
+        extras = [CaseEvent(pk=event, created_at=t) for _case, event, t in self.extra_events]
+        _write(events + extras, ["created_at"])
+        latest_extra: dict[int, datetime] = {}
+        for case_id, _event, t in self.extra_events:
+            latest_extra[case_id] = max(t, latest_extra.get(case_id, t))
 
         prefix = settings.SIZHI_CASE_NUMBER_PREFIX
         cases = list(Case.objects.filter(pk__in=made))
@@ -719,8 +823,12 @@ class _Loader:
             if history.first_dispatch is not None:
                 from_dispatch = functools.partial(history.shift_from, anchor=history.first_dispatch)
                 _shift_fields(case, CASE_DEADLINES, from_dispatch)
+            case.updated_at = max(case.updated_at, latest_extra.get(case.pk, case.updated_at))
+            # The number carries the day of the report (services.report_submit's format).
             case.number = f"{prefix}{timezone.localtime(case.created_at):%Y%m%d}{case.pk:08d}"
         _write(cases, [*_present(Case, CASE_MOMENTS + CASE_DEADLINES), "number"])
+
+        self._renumber_references({case.pk: case.number for case in cases})
 
         assignments = list(Assignment.objects.filter(case_id__in=made))
         for assignment in assignments:
@@ -732,6 +840,23 @@ class _Loader:
         for request in requests:
             _shift_fields(request, EXTENSION_MOMENTS, made[request.case_id].shift)
         _write(requests, _present(ExtensionRequest, EXTENSION_MOMENTS))
+        orders = list(SupervisionOrder.objects.filter(case_id__in=made))
+        for order in orders:
+            assert order.case_id is not None
+            issued = order.created_at
+            _shift_fields(order, ("created_at", "responded_at"), made[order.case_id].shift)
+            order.respond_by += timezone.localdate(order.created_at) - timezone.localdate(issued)
+        _write(orders, ["created_at", "responded_at", "respond_by"])
+        callbacks = list(CallBack.objects.filter(case_id__in=made))
+        for callback in callbacks:
+            _shift_fields(callback, ("created_at",), made[callback.case_id].shift)
+        _write(callbacks, ["created_at"])
+        # A supporter joined when the report was merged: the merged report's last step.
+        supporters = list(CaseSupporter.objects.filter(merged_case_id__in=made))
+        for supporter in supporters:
+            assert supporter.merged_case_id is not None
+            supporter.created_at = made[supporter.merged_case_id].invented[-1]
+        _write(supporters, ["created_at"])
 
         # The history's messages went out when it happened: sent, and read when older than two days.
         read_before = self.now - timedelta(days=2)
@@ -745,6 +870,32 @@ class _Loader:
             ],
             ["created_at", "status", "sent_at", "read_at"],
         )
+
+
+    def _renumber_references(self, numbers: dict[int, str]) -> None:
+        """Event texts and messages quote case numbers as they were when written; give them the
+        back-dated numbers too, so a number read anywhere finds its case."""
+        pattern = re.compile(re.escape(settings.SIZHI_CASE_NUMBER_PREFIX) + r"\d{8}(\d{8,})")
+
+        def renumber(text: str) -> str:
+            return pattern.sub(lambda m: numbers.get(int(m.group(1)), m.group(0)), text)
+
+        events = []
+        for event in CaseEvent.objects.filter(case_id__in=numbers).only("pk", "reason", "data"):
+            reason, data = renumber(event.reason), json.loads(renumber(json.dumps(event.data, ensure_ascii=False)))
+            if (reason, data) != (event.reason, event.data):
+                event.reason, event.data = reason, data
+                events.append(event)
+        _write(events, ["reason", "data"])
+        messages = []
+        for message in Notification.objects.filter(pk__in=[pk for pk, _t in self.notification_times]).only(
+            "pk", "subject", "body"
+        ):
+            subject, body = renumber(message.subject), renumber(message.body)
+            if (subject, body) != (message.subject, message.body):
+                message.subject, message.body = subject, body
+                messages.append(message)
+        _write(messages, ["subject", "body"])
 
 
 # Times on the case's rows that the loader moves into the invented history (see _backdate).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,6 +119,21 @@ def test_cases_went_through_the_workflow(demo: datetime) -> None:
     # The town's centre escalated what needs a district department; the district dispatched it.
     for event in CaseEvent.objects.filter(action=CaseAction.ESCALATE).select_related("actor"):
         assert event.actor is not None and event.actor.username == "town_dispatcher"
+
+
+def test_merged_reports_join_an_open_case_and_numbers_quoted_anywhere_exist(demo: datetime) -> None:
+    merged = Case.objects.filter(status=CaseStatus.MERGED).select_related("duplicate_of")
+    assert merged.exists()
+    for case in merged:
+        assert case.duplicate_of is not None and case.duplicate_of.grid_id == case.grid_id
+        assert case.duplicate_of.events.filter(action=CaseAction.SUPPORT).exists()
+    numbers = set(Case.objects.values_list("number", flat=True))
+    quoted = {
+        number
+        for text in CaseEvent.objects.exclude(reason="").values_list("reason", flat=True)
+        for number in re.findall(r"LY\d{16,}", text)
+    }
+    assert quoted and quoted <= numbers
 
 
 def test_history_is_delivered_and_clocks_have_run(demo: datetime) -> None:
