@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "sizhi.open311",
     "sizhi.api",
     "sizhi.insight",
+    "sizhi.settingsui",
 ]
 
 MIDDLEWARE = [

@@ -8,12 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from sizhi.cases.models import Category
+from sizhi.cases.text import clean_text
 from sizhi.regions.models import Region, RegionLevel
-from sizhi.units.models import ResponsibilityRule, UnitKind
+from sizhi.units.models import HandlingUnit, ResponsibilityRule, UnitKind
 
 CSV_COLUMNS = ["category", "level", "region", "lead_unit", "lead_kind", "assist_units"]
 
@@ -103,3 +104,48 @@ def rules_import_csv(text: str) -> ImportResult:
                       assist_unit_names=assists)
             result.saved += 1
     return result
+
+
+@transaction.atomic
+def rule_delete(*, rule: ResponsibilityRule) -> None:
+    """Remove one line of the matrix; cases already routed by it keep their unit."""
+    ResponsibilityRule.objects.filter(pk=rule.pk).delete()
+
+
+UNIT_NAME_MAX = 100
+
+
+@transaction.atomic
+def unit_save(
+    *, unit: HandlingUnit | None = None, name: str, kind: str, region: Region, is_active: bool = True
+) -> HandlingUnit:
+    """Create a handling unit (`unit=None`) or change one. A deactivated unit keeps its members,
+    cases and history; the matrix and dispatch lists stop offering it."""
+    clean_name = clean_text(name)
+    errors: dict[str, str] = {}
+    if not clean_name:
+        errors["name"] = _("请填写单位名称。")
+    elif len(clean_name) > UNIT_NAME_MAX:
+        errors["name"] = _("单位名称不能超过 %(n)d 个字。") % {"n": UNIT_NAME_MAX}
+    if kind not in UnitKind.values:
+        errors["kind"] = _("单位类型无效。")
+    if not errors:
+        same = HandlingUnit.objects.filter(region=region, name=clean_name)
+        if unit is not None:
+            same = same.exclude(pk=unit.pk)
+        if same.exists():
+            errors["name"] = _("该区划下已有同名单位。")
+    if errors:
+        raise ValidationError(errors)
+    if unit is None:
+        unit = HandlingUnit(name=clean_name, kind=kind, region=region, is_active=is_active)
+    else:
+        unit = HandlingUnit.objects.select_for_update().get(pk=unit.pk)
+        unit.name, unit.kind, unit.region, unit.is_active = clean_name, kind, region, is_active
+    try:
+        with transaction.atomic():
+            unit.save()
+    except IntegrityError:
+        # Another admin saved the same name in the same region a moment ago.
+        raise ValidationError({"name": _("该区划下已有同名单位。")}) from None
+    return unit
