@@ -21,15 +21,22 @@ from sizhi.units.models import HandlingUnit
 REASON_MAX = 2000  # the limit cases.services applies to every reason
 
 
-def category_choices() -> tuple[list[tuple[Any, Any]], dict[str, Category]]:
+def category_choices(*, broad: Category | None = None) -> tuple[list[tuple[Any, Any]], dict[str, Category]]:
     """Active categories as option groups (parent → its active children); a parent with no
-    active child is offered on its own. Returns the choices and the categories by submitted value."""
+    active child is offered on its own. Returns the choices and the categories by submitted value.
+
+    `broad`, a top-level category with children, is offered as well, first in its own group: the
+    classifier names top-level categories only, and the dispatcher confirms that or refines it."""
     choices: list[tuple[Any, Any]] = [("", _("请选择类别"))]
     by_value: dict[str, Category] = {}
     for parent in selectors.category_tree():
         children: list[Category] = getattr(parent, "active_children", [])
         if children:
-            choices.append((parent.name, [(str(c.pk), c.name) for c in children]))
+            options = [(str(c.pk), c.name) for c in children]
+            if broad is not None and broad.pk == parent.pk:
+                options.insert(0, (str(parent.pk), _("%(name)s（大类，未细分）") % {"name": parent.name}))
+                by_value[str(parent.pk)] = parent
+            choices.append((parent.name, options))
             by_value.update((str(c.pk), c) for c in children)
         else:
             choices.append((str(parent.pk), parent.name))
@@ -85,22 +92,57 @@ class RejectForm(ActionForm):
         return found
 
 
+def _top_level(value: object) -> Category | None:
+    """An active top-level category by its submitted id, or None."""
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 18:
+        return None
+    return Category.objects.filter(pk=int(value), parent__isnull=True, is_active=True).first()
+
+
 class RegisterForm(ActionForm):
+    """立案 with a category. `suggested` is the classifier's category (see views.case_triage): it
+    is preselected unless the case's own category already lies within it, the more specific
+    choice being kept then."""
+
     action = "register"
     category = forms.ChoiceField(label=_("事件类别"))
     reason = _reason(required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, suggested: Category | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices, self._categories = category_choices()
+        broad = suggested if suggested is not None and suggested.parent_id is None else None
+        if broad is None and self.is_bound:
+            # The broad option the page offered when the suggestion was made: accepted on its own.
+            broad = _top_level(self.data.get(self.add_prefix("category")))
+        choices, self._categories = category_choices(broad=broad)
         field = self.fields["category"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = choices
-        if self.case.category_id is not None and str(self.case.category_id) in self._categories:
-            field.initial = str(self.case.category_id)
+        current = self.case.category
+        agrees = suggested is not None and current is not None and suggested.pk in (current.pk, current.parent_id)
+        if suggested is not None and not agrees and str(suggested.pk) in self._categories:
+            field.initial = str(suggested.pk)
+        elif current is not None and str(current.pk) in self._categories:
+            field.initial = str(current.pk)
 
     def clean_category(self) -> Category:
         return self._categories[self.cleaned_data["category"]]
+
+
+class MergeForm(ActionForm):
+    """并案: the number of the case this one joins. Only cases the user may see are found; an
+    unknown number and one outside the user's scope get the same answer."""
+
+    action = "merge"
+    into = forms.CharField(label=_("并入案件编号"), max_length=32)
+    reason = _reason(required=False, label=_("并案说明（可选，群众可见）"))
+
+    def clean_into(self) -> Case:
+        number = (self.cleaned_data.get("into") or "").strip()
+        found = selectors.case_list_for_user(self.user).filter(number=number).first() if number else None
+        if found is None:
+            raise forms.ValidationError(_("找不到编号为 %(number)s 的案件。"), params={"number": number})
+        return found
 
 
 class UnitChoiceField(forms.ModelChoiceField):

@@ -30,24 +30,30 @@ from sizhi.accounts.models import User
 from sizhi.accounts.phones import mask_phone
 from sizhi.accounts.selectors import is_staff_member
 from sizhi.cases import forms as case_forms
-from sizhi.cases import linkage, permissions, selectors, services
+from sizhi.cases import linkage, merging, permissions, selectors, services
 from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
 from sizhi.cases.models import (
     Assignment,
     Attachment,
     AttachmentKind,
     Case,
+    Category,
     CategoryAttribute,
     ExtensionRequest,
     ExtensionStatus,
 )
 from sizhi.cases.workflow import (
     ACTIVE_ASSIGNMENT,
+    OPEN_STATUSES,
     TRANSITIONS,
     AssignmentRole,
     CaseAction,
+    CaseStatus,
     allowed_actions,
 )
+from sizhi.insight.duplicates import similar_open_cases
+from sizhi.insight.services import suggest_category
+from sizhi.units.matrix import Resolution, resolve
 
 PAGE_SIZE = 20
 
@@ -211,6 +217,10 @@ def _close(case: Case, actor: User, data: dict[str, Any]) -> object:
     return services.case_close(case=case, actor=actor, reason=data["reason"])
 
 
+def _merge(case: Case, actor: User, data: dict[str, Any]) -> object:
+    return merging.case_merge(case=case, into=data["into"], actor=actor, reason=data["reason"])
+
+
 # The staff actions, in the order their forms appear. Rating and reopening belong to the
 # reporter and live in the citizen portal.
 ACTIONS: dict[str, ConsoleAction] = {
@@ -233,6 +243,11 @@ ACTIONS: dict[str, ConsoleAction] = {
         case_forms.VerifyFailForm, _verify_fail, gettext_lazy("核查不通过，已退回重新处置。")
     ),
     CaseAction.CLOSE: ConsoleAction(case_forms.CloseForm, _close, gettext_lazy("已结案。")),
+    # Not among the page's action panels (the workflow lists 并案 as an object action): its forms
+    # sit in the 相似案件 panel, one per suggestion plus one by number.
+    CaseAction.MERGE: ConsoleAction(
+        case_forms.MergeForm, _merge, gettext_lazy("已并案，反映人将随主案件获知办理结果。")
+    ),
 }
 
 # verify_pass and verify_fail are two buttons of one form on the page.
@@ -311,6 +326,117 @@ def _map_config(case: Case) -> dict[str, Any] | None:
         "tileUrl": settings.SIZHI_TILE_URL or None,
         "attribution": settings.SIZHI_TILE_ATTRIBUTION,
     }
+
+
+# --- triage and duplicates ---------------------------------------------------------------------
+
+# Before dispatch the category still matters: 待受理, 待立案, 待派遣.
+TRIAGE_STATUSES = frozenset({CaseStatus.REPORTED, CaseStatus.ACCEPTED, CaseStatus.REGISTERED})
+
+
+@dataclass(frozen=True)
+class TriageOption:
+    label: str  # the classifier's label: a top-level category code when trained from cases
+    name: str  # the category's name, or the label itself when no active category has that code
+    confidence: float  # 0–1
+    category: Category | None
+
+    @property
+    def percent(self) -> int:
+        return round(self.confidence * 100)
+
+    @property
+    def percent_label(self) -> str:
+        # "0%" would read as "impossible"; the model only says "very unlikely".
+        return "<1%" if self.confidence < 0.005 else f"{self.percent}%"
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The classifier's suggestion for a case, and where the responsibility matrix sends it."""
+
+    top: TriageOption
+    alternatives: list[TriageOption]
+    resolution: Resolution | None
+    # The category the reporter chose, when the suggestion differs from it.
+    differs_from: Category | None
+
+    @property
+    def category(self) -> Category | None:
+        return self.top.category
+
+
+def _categories_for(labels: list[str]) -> dict[str, Category]:
+    """Active categories by label: by code first (models trained from cases use top-level codes),
+    then by top-level name (a model trained from a spreadsheet may use names)."""
+    found = {c.code: c for c in Category.objects.filter(code__in=labels, is_active=True).select_related("parent")}
+    missing = [label for label in labels if label not in found]
+    if missing:
+        for c in Category.objects.filter(name__in=missing, parent__isnull=True, is_active=True):
+            found.setdefault(c.name, c)
+    return found
+
+
+def case_triage(case: Case) -> Triage | None:
+    """The suggested category with its confidence and alternatives, for a case still waiting for
+    intake, registration or dispatch; None in any other status or when no model is active.
+    Computed on every request: nothing is cached across requests."""
+    if case.status not in TRIAGE_STATUSES:
+        return None
+    prediction = suggest_category(title=case.title, detail=case.description)
+    if prediction is None:
+        return None
+    ranked = list(prediction.alternatives) or [(prediction.label, prediction.confidence)]
+    if ranked[0][0] != prediction.label:
+        ranked.insert(0, (prediction.label, prediction.confidence))
+    categories = _categories_for([label for label, _confidence in ranked])
+    options = [
+        TriageOption(label=label, name=categories[label].name if label in categories else label,
+                     confidence=float(confidence), category=categories.get(label))
+        for label, confidence in ranked
+    ]
+    top = options[0]
+    resolution = resolve(top.category, case.region) if top.category is not None else None
+    current = case.category
+    differs = (
+        current is not None and top.category is not None and top.category.pk not in (current.pk, current.parent_id)
+    )
+    return Triage(top=top, alternatives=options[1:], resolution=resolution, differs_from=current if differs else None)
+
+
+@dataclass(frozen=True)
+class SimilarCase:
+    case: Case
+    score: float
+    distance_m: float
+
+    @property
+    def percent(self) -> int:
+        return round(self.score * 100)
+
+
+def similar_cases(user: User, case: Case) -> list[SimilarCase]:
+    """Open cases within the user's scope that look like the same problem at the same place."""
+    if case.status not in OPEN_STATUSES:
+        return []
+    suggestions = similar_open_cases(
+        text=f"{case.title}\n{case.description}", lat=case.lat, lng=case.lng, category=case.category_id,
+        exclude_case_id=case.pk, visible_to=user,
+    )
+    if not suggestions:
+        return []
+    found = selectors.case_list_for_user(user).filter(pk__in=[s.case_id for s in suggestions]).in_bulk()
+    return [
+        SimilarCase(case=found[s.case_id], score=s.score, distance_m=s.distance_m)
+        for s in suggestions
+        if s.case_id in found
+    ]
+
+
+def can_merge(user: User, case: Case) -> bool:
+    return case.status in TRANSITIONS[CaseAction.MERGE].sources and permissions.can_perform(
+        user, case, CaseAction.MERGE
+    )
 
 
 @dataclass
@@ -412,10 +538,16 @@ def _render_detail(
 ) -> HttpResponse:
     user = _staff(request)
     actions = available_actions(user, case)
+    triage = case_triage(case)
     panels: dict[str, case_forms.ActionForm] = {}
     for action in actions:
         panel = PANEL_OF.get(action, action)
-        if panel not in panels:
+        if panel in panels:
+            continue
+        if action == CaseAction.REGISTER:
+            suggested = triage.category if triage is not None else None
+            panels[panel] = case_forms.RegisterForm(user=user, case=case, suggested=suggested)
+        else:
             panels[panel] = ACTIONS[action].form_class(user=user, case=case)
     if bound is not None and bound.key is None:
         bound_panel = PANEL_OF.get(bound.action, bound.action)
@@ -423,6 +555,14 @@ def _render_detail(
             # The submitted form comes back with what was typed and its errors, but only while
             # the action is still possible (after a conflict the case may have moved on).
             panels[bound_panel] = bound.form
+
+    merge_form: case_forms.ActionForm | None = None
+    if can_merge(user, case):
+        merge_form = (
+            bound.form if bound is not None and bound.action == CaseAction.MERGE
+            else case_forms.MergeForm(user=user, case=case)
+        )
+    primary = case.duplicate_of if case.status == CaseStatus.MERGED else None
 
     timeline = list(selectors.case_timeline(case, public_only=False))
     attachments = list(selectors.case_attachments(case, public_only=False))
@@ -440,6 +580,16 @@ def _render_detail(
         "handling_photos": [a for a in attachments if a.kind == AttachmentKind.HANDLING],
         "map_config": _map_config(case),
         "action_error": error,
+        "triage": triage,
+        "similar": similar_cases(user, case),
+        "show_similar": case.status in OPEN_STATUSES,
+        "merge_form": merge_form,
+        "supporter_count": merging.supporters(case),
+        "primary": primary,
+        "primary_visible": primary is not None and permissions.can_view_case(user, primary),
+        "merged_here": list(
+            selectors.case_list_for_user(user).filter(duplicate_of=case, status=CaseStatus.MERGED).order_by("number")
+        ),
     }
     return render(request, "cases/detail.html", context, status=status)
 

@@ -4,6 +4,8 @@ reaches a service in a form it cannot take; every business rule stays in cases.s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -14,7 +16,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from sizhi.accounts.forms import CleanCharField
-from sizhi.cases.models import Category
+from sizhi.cases import selectors as case_selectors
+from sizhi.cases.models import AttributeDatatype, Category, CategoryAttribute
 from sizhi.cases.workflow import Satisfaction
 from sizhi.web.selectors import category_choices
 
@@ -168,3 +171,106 @@ class ReopenForm(forms.Form):
                         "max_length": _("说明不能超过 %(limit_value)d 个字。")},
         widget=forms.Textarea(attrs={"rows": "3", "data-testid": "reopen-reason"}),
     )
+
+
+# --- the category's further questions -----------------------------------------------------------
+
+QUESTION_PREFIX = "attr-"
+
+
+@dataclass
+class Question:
+    """One further question of the chosen category as the form shows it, with what was typed."""
+
+    attribute: CategoryAttribute
+    value: str = ""
+    values: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{QUESTION_PREFIX}{self.attribute.code}"
+
+    @property
+    def code(self) -> str:
+        return self.attribute.code
+
+    @property
+    def datatype(self) -> str:
+        return self.attribute.datatype
+
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        return [
+            (str(v["key"]), str(v.get("name") or v["key"]))
+            for v in self.attribute.values or []
+            if isinstance(v, dict) and "key" in v
+        ]
+
+    @property
+    def is_multiple(self) -> bool:
+        return self.attribute.datatype == AttributeDatatype.MULTIVALUELIST
+
+    def is_blank(self) -> bool:
+        if self.is_multiple:
+            return not any(v.strip() for v in self.values)
+        return not self.value.strip()
+
+
+class CategoryQuestions:
+    """The questions CategoryAttribute defines for the chosen category (cases.selectors.
+    category_attributes) and the answers posted for them as `attr-<code>`. Answers go to
+    report_submit as {code: value or [values]}; the service checks them in full."""
+
+    def __init__(self, category: Category | None, data: Mapping[str, Any] | None = None) -> None:
+        self.category = category
+        self.errors: list[str] = []
+        self.questions: list[Question] = []
+        for attribute in case_selectors.category_attributes(category):
+            question = Question(attribute)
+            if data is not None and attribute.variable:
+                if question.is_multiple:
+                    getlist = getattr(data, "getlist", None)
+                    raw = getlist(question.name) if getlist else data.get(question.name, [])
+                    question.values = [str(v) for v in (raw if isinstance(raw, list | tuple) else [raw])][:50]
+                else:
+                    question.value = str(data.get(question.name, ""))[:4000]
+            self.questions.append(question)
+
+    def __bool__(self) -> bool:
+        return bool(self.questions)
+
+    def __iter__(self) -> Any:
+        return iter(self.questions)
+
+    def answers(self) -> dict[str, object] | None:
+        """None when the category asks nothing (report_submit then checks nothing)."""
+        if not self.questions:
+            return None
+        out: dict[str, object] = {}
+        for q in self.questions:
+            if q.attribute.variable:
+                out[q.code] = list(q.values) if q.is_multiple else q.value
+        return out
+
+    def check_required(self) -> bool:
+        """Every unanswered required question at once (the service stops at the first)."""
+        ok = True
+        for q in self.questions:
+            if q.attribute.variable and q.attribute.required and q.is_blank():
+                q.errors.append(str(_("请回答这个问题。")))
+                ok = False
+        return ok
+
+    def add_error(self, message: str) -> None:
+        """A service's attribute_invalid message, shown beside the question it names (every such
+        message quotes the question's text) or above the questions when it names none."""
+        for q in self.questions:
+            if f"“{q.attribute.description}”" in message:
+                q.errors.append(message)
+                return
+        self.errors.append(message)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or any(q.errors for q in self.questions)

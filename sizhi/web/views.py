@@ -21,7 +21,9 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -29,13 +31,22 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from sizhi.accounts import throttle
 from sizhi.accounts.models import User
-from sizhi.cases import selectors, services
+from sizhi.cases import merging, selectors, services
 from sizhi.cases.errors import CaseError
-from sizhi.cases.models import Case, CaseEvent
-from sizhi.cases.workflow import CaseAction, CaseStatus, RejectionKind, Satisfaction
+from sizhi.cases.models import Case, CaseEvent, Category
+from sizhi.cases.text import clean_text
+from sizhi.cases.workflow import OPEN_STATUSES, CaseAction, CaseStatus, Channel, RejectionKind, Satisfaction
+from sizhi.insight.duplicates import similar_open_cases
 from sizhi.regions.models import Grid
 from sizhi.web import selectors as web_selectors
-from sizhi.web.forms import REPORT_ERROR_FIELDS, RateForm, ReopenForm, ReportForm, TrackLookupForm
+from sizhi.web.forms import (
+    REPORT_ERROR_FIELDS,
+    CategoryQuestions,
+    RateForm,
+    ReopenForm,
+    ReportForm,
+    TrackLookupForm,
+)
 
 # Report intake: generous, because many villagers share one carrier address (CGNAT), but enough
 # to stop one client from flooding the dispatchers' queue.
@@ -43,6 +54,14 @@ REPORTS_PER_USER = throttle.Limit("report-user", 30, 60 * 60)
 REPORTS_PER_ADDRESS = throttle.Limit("report-address", 60, 60 * 60)
 # Tracking-code lookups: every lookup through the form and every miss on a tracking URL counts.
 TRACK_LOOKUPS = throttle.Limit("track-address", 30, 10 * 60)
+# "Same problem?" lookups while a report is typed (debounced by the page): enough for a few
+# reports from one shared carrier address, not for harvesting the map of open cases.
+SIMILAR_LOOKUPS = throttle.Limit("similar-address", 120, 10 * 60)
+SIMILAR_MIN_TEXT = 8
+SIMILAR_MAX_TEXT = 500
+SIMILAR_LIMIT = 5
+# "Me too" by one account: one per case anyway; this stops one account touching every case.
+SUPPORTS_PER_USER = throttle.Limit("support-user", 30, 60 * 60)
 GRID_FEATURES_MAX = 500
 # Square degrees (about 0.5° × 0.5°, a county): beyond that, outlines are too small to tell apart
 # and would only cost bandwidth, so the map is asked to zoom in instead.
@@ -120,13 +139,16 @@ def report(request: HttpRequest) -> HttpResponse:
         return _render_report(request, ReportForm())
 
     form = ReportForm(request.POST, request.FILES)
-    if not form.is_valid():
+    valid = form.is_valid()
+    # The chosen category's questions come back with the answers typed, whatever else was wrong.
+    questions = CategoryQuestions(form.cleaned_data.get("category"), request.POST)
+    if not questions.check_required() or not valid:
         if "idempotency_key" in form.errors:
             form.renew_key()
-        return _render_report(request, form, status=400)
+        return _render_report(request, form, questions=questions, status=400)
     if not _report_allowed(request):
         form.add_error(None, _("提交过于频繁，请稍后再试。如情况紧急，请拨打 12345 或 110。"))
-        return _render_report(request, form, status=429)
+        return _render_report(request, form, questions=questions, status=429)
 
     data = form.cleaned_data
     try:
@@ -140,26 +162,127 @@ def report(request: HttpRequest) -> HttpResponse:
             photos=data["photos"],
             is_anonymous=data["is_anonymous"] or user is None,
             idempotency_key=str(data["idempotency_key"]),
+            attributes=questions.answers(),
         )
     except CaseError as err:
-        form.add_error(REPORT_ERROR_FIELDS.get(err.field or ""), str(err.message))
+        if err.code == "attribute_invalid":
+            questions.add_error(str(err.message))
+        else:
+            form.add_error(REPORT_ERROR_FIELDS.get(err.field or ""), str(err.message))
         if err.code == "idempotency_key_reused":
             form.renew_key()
-        return _render_report(request, form, status=err.http_status)
+        return _render_report(request, form, questions=questions, status=err.http_status)
     request.session[RECEIPT_SESSION_KEY] = case.tracking_code
     return redirect("web:report_done")
 
 
-def _render_report(request: HttpRequest, form: ReportForm, *, status: int = 200) -> HttpResponse:
+def _render_report(
+    request: HttpRequest, form: ReportForm, *, questions: CategoryQuestions | None = None, status: int = 200
+) -> HttpResponse:
     # Browsers cannot refill a file input, so after an error the photos must be chosen again.
     photos_dropped = form.is_bound and bool(request.FILES.getlist("photos"))
     context = {
         "form": form,
+        "questions": questions or CategoryQuestions(None),
         "photos_dropped": photos_dropped,
         "max_photos": settings.SIZHI_MAX_PHOTOS,
         "max_photo_mb": settings.SIZHI_MAX_PHOTO_BYTES // (1024 * 1024),
+        "similar_min_text": SIMILAR_MIN_TEXT,
     }
     return render(request, "web/report.html", context, status=status)
+
+
+@never_cache
+@require_safe
+def report_questions(request: HttpRequest) -> HttpResponse:
+    """The further questions of one category as a fragment of the report form, fetched by the
+    page when the category changes (the page renders the same fragment after a refused POST)."""
+    raw = request.GET.get("category", "")
+    category: Category | None = None
+    if raw:
+        if not raw.isdigit() or len(raw) > 18:
+            raise Http404
+        category = Category.objects.filter(pk=int(raw), is_active=True).first()
+        if category is None:
+            raise Http404
+    return render(request, "web/_questions.html", {"questions": CategoryQuestions(category)})
+
+
+# --- "same problem?" and "me too" ---------------------------------------------------------------
+
+
+def _json_error(code: str, message: str, status: int, **extra: Any) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": code, "message": message, **extra}, status=status)
+
+
+def _coordinate(raw: str, low: float, high: float) -> float | None:
+    try:
+        value = float(raw) if len(raw) <= 32 else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and low <= value <= high else None
+
+
+@never_cache
+@require_safe
+def similar(request: HttpRequest) -> JsonResponse:
+    """Open cases near the chosen point that read like the report being typed, so that a
+    resident can say "me too" instead of filing it again. Each item carries the public title,
+    the status label, the distance in metres, the day it was reported and where to say "me
+    too": never who reported it, never a letter to the secretary, never a finished case."""
+    if not throttle.hit(SIMILAR_LOOKUPS, throttle.client_address(request)):
+        return _json_error("throttled", _("查询过于频繁，请稍后再试。"), 429)
+    lat = _coordinate(request.GET.get("lat", ""), -90.0, 90.0)
+    lng = _coordinate(request.GET.get("lng", ""), -180.0, 180.0)
+    if lat is None or lng is None:
+        return _json_error("location_invalid", _("位置坐标无效，请在地图上重新选点。"), 400)
+    text = clean_text(request.GET.get("text", ""))[:SIMILAR_MAX_TEXT]
+    if len(text) < SIMILAR_MIN_TEXT:
+        return JsonResponse({"items": []})
+    # No visible_to: residents may see the public titles of open cases near them.
+    suggestions = similar_open_cases(text=text, lat=lat, lng=lng, limit=SIMILAR_LIMIT)
+    found = (
+        Case.objects.filter(pk__in=[s.case_id for s in suggestions], status__in=list(OPEN_STATUSES))
+        .exclude(channel=Channel.MAILBOX)
+        .only("pk", "title", "status", "created_at")
+        .in_bulk()
+    )
+    items = [
+        {
+            "title": found[s.case_id].title,
+            "status": str(found[s.case_id].get_status_display()),
+            "distance_m": round(s.distance_m),
+            "created": timezone.localtime(found[s.case_id].created_at).date().isoformat(),
+            "support_url": reverse("web:case_support", args=[s.case_id]),
+        }
+        for s in suggestions
+        if s.case_id in found
+    ][:SIMILAR_LIMIT]
+    return JsonResponse({"items": items})
+
+
+@require_POST
+def case_support(request: HttpRequest, pk: int) -> JsonResponse:
+    """我也遇到（附议）: a signed-in resident joins an open case and will hear its outcome. JSON
+    for the report page's script; a visitor who is not signed in is sent to log in."""
+    user = _user(request)
+    if user is None:
+        login = f"{reverse('accounts:login')}?{urlencode({'next': reverse('web:report')})}"
+        return _json_error("login_required", _("请先登录，再附议。"), 401, login_url=login)
+    case = Case.objects.filter(pk=pk).exclude(channel=Channel.MAILBOX).first()
+    if case is None:
+        return _json_error("not_found", _("没有找到这个问题。"), 404)
+    if not throttle.hit(SUPPORTS_PER_USER, str(user.pk)):
+        return _json_error("throttled", _("操作过于频繁，请稍后再试。"), 429)
+    try:
+        merging.case_support(case=case, user=user)
+    except CaseError as err:
+        return _json_error(err.code, str(err.message), err.http_status)
+    return JsonResponse({
+        "ok": True,
+        "message": _("已附议，办理结果会通知您。同一问题无需再次提交。"),
+        "count": merging.supporters(case),
+    })
 
 
 @never_cache
@@ -254,7 +377,20 @@ def _timeline_row(event: CaseEvent) -> TimelineRow:
         unit = _("平台工作人员")
     data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
     detail = ""
-    if event.action == CaseAction.DISPATCH and data.get("unit_name"):
+    if event.action == CaseAction.SUPPORT:
+        # Supporters are never named: a count, and whether a report was merged in.
+        unit = _("群众")
+        count = data.get("count")
+        counted = isinstance(count, int) and not isinstance(count, bool)
+        if data.get("merged"):
+            detail = _("一件相同问题的反映并入本案")
+            if counted:
+                detail += _("，共 %(n)d 人附议") % {"n": count}
+        elif counted:
+            detail = _("共 %(n)d 人附议") % {"n": count}
+    elif event.action == CaseAction.MERGE and data.get("into"):
+        detail = _("并入案件 %(number)s") % {"number": data["into"]}
+    elif event.action == CaseAction.DISPATCH and data.get("unit_name"):
         detail = _("派遣至：%(unit)s") % {"unit": data["unit_name"]}
     elif event.action == CaseAction.RATE and data.get("satisfaction") in Satisfaction.values:
         detail = str(Satisfaction(data["satisfaction"]).label)
@@ -280,8 +416,14 @@ def _render_case(
 ) -> HttpResponse:
     can_rate = case.status == CaseStatus.CLOSED and case.rated_at is None
     can_reopen = services.can_reopen_now(case)
+    primary = case.duplicate_of if case.status == CaseStatus.MERGED else None
     context = {
         "case": case,
+        "primary": primary,
+        "primary_url": (
+            reverse("web:case_track", args=[primary.tracking_code])
+            if primary is not None and _holds_code(request, primary) else ""
+        ),
         "photos": list(web_selectors.report_photos(case)),
         "timeline": [_timeline_row(e) for e in selectors.case_timeline(case, public_only=True)],
         "rate_form": (rate_form or RateForm()) if can_rate else None,
@@ -292,6 +434,16 @@ def _render_case(
         "error": error,
     }
     return render(request, "web/case_track.html", context, status=status)
+
+
+def _holds_code(request: HttpRequest, case: Case) -> bool:
+    """Whether this viewer already has the case's tracking code: its named reporter (who finds it
+    under 我的反映) or the browser whose receipt it was. A merged report links to its primary
+    case's page only then; anyone else learns the primary's status, not its code."""
+    user = _user(request)
+    if user is not None and case.reporter_id == user.pk:
+        return True
+    return request.session.get(RECEIPT_SESSION_KEY) == case.tracking_code
 
 
 @never_cache

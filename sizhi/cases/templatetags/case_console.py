@@ -79,7 +79,12 @@ def actor_label(event: CaseEvent, case: Case) -> str:
     """Staff names are shown; a citizen is "反映人" (or "匿名"), never by name; no actor is the system."""
     actor = event.actor
     if actor is None:
-        return _("匿名") if event.action == CaseAction.SUBMIT and case.is_anonymous else _("系统")
+        if event.action == CaseAction.SUBMIT and case.is_anonymous:
+            return _("匿名")
+        # A "me too" names no one; a merged report's supporter is added by the system.
+        if event.action == CaseAction.SUPPORT and not (isinstance(event.data, dict) and event.data.get("merged")):
+            return _("群众")
+        return _("系统")
     if actor.is_citizen:
         return _("反映人")
     return str(actor)
@@ -190,7 +195,20 @@ def _event_parts(action: str, data: dict[str, Any]) -> list[str]:
         return [text]
     if action == CaseAction.RATE and data.get("satisfaction") in Satisfaction.values:
         return [str(Satisfaction(data["satisfaction"]).label)]
+    if action == CaseAction.MERGE and data.get("into"):
+        return [_("并入案件 %(number)s") % {"number": data["into"]}]
+    if action == CaseAction.SUPPORT:
+        return _support_detail(data)
     return []
+
+
+def _support_detail(data: dict[str, Any]) -> list[str]:
+    parts = []
+    if data.get("merged"):
+        parts.append(_("案件 %(number)s 并入本案，其反映人成为附议人") % {"number": data["merged"]})
+    if isinstance(data.get("count"), int) and not isinstance(data.get("count"), bool):
+        parts.append(_("附议人数：%(n)d") % {"n": data["count"]})
+    return parts
 
 
 @register.filter

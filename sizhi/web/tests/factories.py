@@ -25,6 +25,8 @@ def report_data(world: World, **overrides: Any) -> dict[str, Any]:
         "lng": f"{lng:.6f}",
         "address": "",
         "idempotency_key": str(uuid.uuid4()),
+        # world.category (道路破损塌陷) asks one required question.
+        "attr-severity": "moderate",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}

@@ -1,4 +1,4 @@
-// The report form's map and photo picker.
+// The report form's map, photo picker, category questions and "same problem?" list.
 //
 // The map must work on a closed government network with no tile server: grid outlines of the
 // visible area come from our own GeoJSON endpoint and are drawn on a plain background; tiles
@@ -28,6 +28,174 @@
         photosCount.textContent = n ? n + " / " + maxPhotos : "";
       }
     });
+  }
+
+  // --- the chosen category's further questions: a fragment rendered by the server -------------
+  var categorySelect = document.getElementById("id_category");
+  var questionsBox = document.getElementById("category-questions");
+  if (categorySelect && questionsBox) {
+    var questionsPending = null;
+    categorySelect.addEventListener("change", function () {
+      var value = categorySelect.value;
+      if (questionsPending) {
+        questionsPending.abort();
+      }
+      if (!value) {
+        questionsBox.innerHTML = "";
+        return;
+      }
+      questionsPending = new AbortController();
+      fetch(questionsBox.getAttribute("data-url") + "?category=" + encodeURIComponent(value),
+            { signal: questionsPending.signal, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        // Our own server-rendered, auto-escaped fragment; nothing typed by anyone is in it.
+        .then(function (html) { questionsBox.innerHTML = html.trim(); })
+        .catch(function () { /* aborted or offline: the server asks again after submission */ });
+    });
+  }
+
+  // --- "same problem?": open cases nearby that read alike, before a second report is filed -----
+  var similarBox = document.getElementById("similar-cases");
+  var similarList = document.getElementById("similar-list");
+  var description = document.getElementById("id_description");
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");
+  var similarTimer = null;
+  var similarPending = null;
+  var similarLast = "";
+  var similarDismissed = false;
+
+  function msg(name) {
+    return similarBox.getAttribute("data-msg-" + name) || "";
+  }
+
+  function hideSimilar() {
+    similarBox.hidden = true;
+    similarList.textContent = "";
+  }
+
+  function supportButton(item, note) {
+    if (similarBox.getAttribute("data-authenticated") !== "1") {
+      var login = document.createElement("a");
+      login.className = "button button-small button-secondary";
+      login.href = similarBox.getAttribute("data-login-url");
+      login.textContent = msg("login");
+      login.setAttribute("data-testid", "similar-login");
+      return login;
+    }
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button button-small";
+    button.textContent = msg("support");
+    button.setAttribute("data-testid", "similar-support");
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      note.textContent = msg("working");
+      fetch(item.support_url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf ? csrf.value : "", "Accept": "application/json" }
+      })
+        .then(function (r) { return r.json().catch(function () { return {}; }); })
+        .then(function (data) {
+          note.textContent = data.message || msg("failed");
+          if (!data.ok && data.error === "login_required" && data.login_url) {
+            window.location.href = data.login_url;
+          } else if (!data.ok) {
+            button.disabled = false;
+          }
+        })
+        .catch(function () {
+          note.textContent = msg("failed");
+          button.disabled = false;
+        });
+    });
+    return button;
+  }
+
+  function showSimilar(items) {
+    similarList.textContent = "";
+    if (!items || !items.length) {
+      similarBox.hidden = true;
+      return;
+    }
+    items.forEach(function (item) {
+      // Text content only: titles are what residents typed.
+      var li = document.createElement("li");
+      li.className = "similar-item";
+      li.setAttribute("data-testid", "similar-item");
+      var title = document.createElement("strong");
+      title.className = "similar-title";
+      title.textContent = item.title;
+      var meta = document.createElement("span");
+      meta.className = "similar-meta";
+      meta.textContent = [
+        item.status,
+        msg("distance").replace("%(n)s", String(item.distance_m)),
+        msg("created").replace("%(date)s", item.created)
+      ].join(" · ");
+      var note = document.createElement("span");
+      note.className = "similar-note";
+      note.setAttribute("role", "status");
+      li.appendChild(title);
+      li.appendChild(meta);
+      li.appendChild(supportButton(item, note));
+      li.appendChild(note);
+      similarList.appendChild(li);
+    });
+    similarBox.hidden = false;
+  }
+
+  function lookUpSimilar() {
+    var lat = document.getElementById("id_lat");
+    var lng = document.getElementById("id_lng");
+    var text = description ? description.value.trim() : "";
+    var minText = parseInt(similarBox.getAttribute("data-min-text"), 10) || 8;
+    if (similarDismissed || !lat || !lng || !lat.value || !lng.value || text.length < minText) {
+      hideSimilar();
+      similarLast = "";
+      return;
+    }
+    var query = "lat=" + encodeURIComponent(lat.value) + "&lng=" + encodeURIComponent(lng.value) +
+      "&text=" + encodeURIComponent(text.slice(0, 500));
+    if (query === similarLast) {
+      return;
+    }
+    similarLast = query;
+    if (similarPending) {
+      similarPending.abort();
+    }
+    similarPending = new AbortController();
+    fetch(similarBox.getAttribute("data-url") + "?" + query, { signal: similarPending.signal, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { showSimilar(data ? data.items : []); })
+      .catch(function () { /* aborted, throttled or offline: submitting still works */ });
+  }
+
+  function scheduleSimilar() {
+    if (similarTimer) {
+      window.clearTimeout(similarTimer);
+    }
+    similarTimer = window.setTimeout(lookUpSimilar, 700);
+  }
+
+  if (similarBox && similarList) {
+    if (description) {
+      description.addEventListener("input", scheduleSimilar);
+    }
+    // The map below announces every new or cleared point; a new place is worth a new look.
+    form.addEventListener("sizhi:location", function () {
+      similarDismissed = false;
+      scheduleSimilar();
+    });
+    document.getElementById("similar-dismiss").addEventListener("click", function () {
+      similarDismissed = true;
+      hideSimilar();
+    });
+    scheduleSimilar();
+  }
+
+  function locationChanged() {
+    form.dispatchEvent(new Event("sizhi:location"));
   }
 
   // --- map -------------------------------------------------------------------------------------
@@ -118,6 +286,7 @@
     }
     chosen.textContent = chosen.getAttribute("data-msg-chosen") + "：" + lat.toFixed(5) + ", " + lng.toFixed(5);
     clearButton.hidden = false;
+    locationChanged();
   }
   function clear() {
     latInput.value = "";
@@ -128,6 +297,7 @@
     }
     chosen.textContent = chosen.getAttribute("data-msg-none");
     clearButton.hidden = true;
+    locationChanged();
   }
 
   map.on("click", function (e) { place(e.latlng.lat, e.latlng.lng, false); });
