@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
+from typing import TypedDict, Unpack
 from unittest import mock
 
 import pytest
 from django.db import connection
 
+from sizhi.accounts.models import User
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases import services
 from sizhi.cases.errors import CaseConflict
@@ -24,7 +27,14 @@ from sizhi.regions import spatial
 S = CaseStatus
 
 
-def reported(world: World, **kwargs: object) -> Case:
+class ReportOptions(TypedDict, total=False):
+    """The keyword arguments of `services.report_submit` the tests vary."""
+
+    reporter: User | None
+    idempotency_key: str | None
+
+
+def reported(world: World, **kwargs: Unpack[ReportOptions]) -> Case:
     lat, lng = inside(world.grid_a1)
     kwargs.setdefault("reporter", world.user("citizen"))
     return services.report_submit(description="金业路路口井盖缺失，夜间很危险", lat=lat, lng=lng, **kwargs)
@@ -195,8 +205,8 @@ def test_parallel_accepts_exactly_one_wins(world: World) -> None:
         mine, theirs = two_copies(case)
 
         results = race(
-            lambda m=mine: services.case_accept(case=m, actor=town),
-            lambda t=theirs: services.case_reject(case=t, actor=district, kind=RejectionKind.INVALID, reason="无效"),
+            partial(services.case_accept, case=mine, actor=town),
+            partial(services.case_reject, case=theirs, actor=district, kind=RejectionKind.INVALID, reason="无效"),
         )
 
         assert results == ["conflict", "ok"]
@@ -215,8 +225,8 @@ def test_parallel_dispatches_exactly_one_wins(world: World) -> None:
         mine, theirs = two_copies(case)
 
         results = race(
-            lambda m=mine: services.case_dispatch(case=m, actor=town, unit=world.village_a1_committee),
-            lambda t=theirs: services.case_dispatch(case=t, actor=district, unit=world.district_a_dept),
+            partial(services.case_dispatch, case=mine, actor=town, unit=world.village_a1_committee),
+            partial(services.case_dispatch, case=theirs, actor=district, unit=world.district_a_dept),
         )
 
         assert results == ["conflict", "ok"]

@@ -64,7 +64,7 @@ CASES = {
 }
 
 # role: (what they may do on the inside case, what they may do on the outside case)
-EXPECTED = {
+EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "grid_worker":         (UNIT_MEMBER | {"verify_pass", "verify_fail"}, set()),
     "grid_worker_b":       ({VIEW, LIST, "verify_pass", "verify_fail"}, set()),
     "village_cadre":       (UNIT_MEMBER, set()),

@@ -9,6 +9,7 @@ import struct
 import time
 import tracemalloc
 import zlib
+from typing import cast
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -193,7 +194,8 @@ def test_png_with_alpha_is_converted(world: World) -> None:
 
     with attachment.file.open("rb") as fh, Image.open(fh) as kept:
         assert kept.mode == "RGB"
-        assert kept.getpixel((10, 10))[1] > 200  # the opaque green half is still green
+        pixel = cast("tuple[int, int, int]", kept.getpixel((10, 10)))  # an RGB image has (r, g, b) pixels
+        assert pixel[1] > 200  # the opaque green half is still green
 
 
 def test_orientation_is_applied_and_not_kept() -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from sizhi.cases import linkage, services
 from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
-from sizhi.cases.models import Case, CaseEvent
+from sizhi.cases.models import Case, CaseEvent, ExtensionRequest
 from sizhi.cases.workflow import (
     OBJECT_ACTIONS,
     SYSTEM_ACTIONS,
@@ -73,9 +73,9 @@ def unchanged(case: Case) -> Iterator[None]:
 
 # Each action with arguments that would be accepted if the status allowed it, by an actor who
 # is permitted to take it on the case make_case builds.
-def call(world: World, case: Case, action: str, actor: str | None = None) -> CaseEvent:
+def call(world: World, case: Case, action: str, actor: str | None = None) -> CaseEvent | ExtensionRequest:
     u = world.user
-    calls: dict[str, tuple[str, Callable[..., CaseEvent], dict[str, object]]] = {
+    calls: dict[str, tuple[str, Callable[..., CaseEvent | ExtensionRequest], dict[str, object]]] = {
         A.ACCEPT: ("town_dispatcher", services.case_accept, {}),
         A.REJECT: ("town_dispatcher", services.case_reject, {"kind": RejectionKind.INVALID, "reason": "不属实"}),
         A.REGISTER: ("town_dispatcher", services.case_register, {"category": world.category}),
@@ -134,7 +134,7 @@ def test_action_not_in_the_transition_table_is_refused(world: World, status: str
 
 # --- who may not act ---------------------------------------------------------------------------
 
-SOURCE = {
+SOURCE: dict[str, CaseStatus] = {
     A.ACCEPT: S.REPORTED, A.REJECT: S.REPORTED, A.REGISTER: S.ACCEPTED, A.DISPATCH: S.REGISTERED,
     A.SIGN_FOR: S.DISPATCHED, A.RETURN: S.HANDLING, A.HANDLE: S.HANDLING, A.VERIFY_PASS: S.VERIFYING,
     A.VERIFY_FAIL: S.VERIFYING, A.CLOSE: S.VERIFIED, A.RATE: S.CLOSED, A.REOPEN: S.CLOSED,

@@ -4,6 +4,7 @@ same transaction, the fields that move with it, and the messages queued in the o
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
 from unittest import mock
 
 import pytest
@@ -14,10 +15,19 @@ from sizhi.cases.models import Attachment, AttachmentKind, Case, CaseEvent
 from sizhi.cases.workflow import CaseAction, CaseStatus, RejectionKind, Satisfaction
 from sizhi.conftest import World, inside, make_photo
 from sizhi.notify.models import Notification
+from sizhi.regions.models import Grid
 
 A = CaseAction
 S = CaseStatus
 UNIT_MEMBERS = {"grid_worker", "village_cadre", "party_secretary"}  # of 金业路社区居委会
+
+
+class ReportOptions(TypedDict, total=False):
+    """The keyword arguments of `reported`, passed on by `case_in` and `rated`."""
+
+    reporter: str | None
+    anonymous: bool
+    grid: Grid | None
 
 
 def reported(world: World, *, reporter: str | None = "citizen", anonymous: bool = False, grid=None) -> Case:
@@ -58,11 +68,11 @@ def advance(world: World, case: Case, to: str) -> Case:
     return case
 
 
-def case_in(world: World, status: str, **kwargs: object) -> Case:
+def case_in(world: World, status: str, **kwargs: Unpack[ReportOptions]) -> Case:
     return advance(world, reported(world, **kwargs), status)
 
 
-def rated(world: World, satisfaction: str, **kwargs: object) -> Case:
+def rated(world: World, satisfaction: str, **kwargs: Unpack[ReportOptions]) -> Case:
     case = case_in(world, S.CLOSED, **kwargs)
     services.case_rate(case=case, actor=case.reporter, satisfaction=satisfaction,
                        tracking_code=None if case.reporter else case.tracking_code)
@@ -110,16 +120,16 @@ def perform(world: World, case: Case, action: str) -> CaseEvent:
 def prepared(world: World, action: str) -> Case:
     if action == A.REOPEN:
         return rated(world, Satisfaction.UNSATISFIED)
-    source = {
+    sources: dict[str, CaseStatus] = {
         A.ACCEPT: S.REPORTED, A.REJECT: S.REPORTED, A.REGISTER: S.ACCEPTED, A.DISPATCH: S.REGISTERED,
         A.SIGN_FOR: S.DISPATCHED, A.RETURN: S.DISPATCHED, A.HANDLE: S.HANDLING, A.VERIFY_PASS: S.VERIFYING,
         A.VERIFY_FAIL: S.VERIFYING, A.CLOSE: S.VERIFIED, A.RATE: S.CLOSED,
-    }[action]
-    return case_in(world, source)
+    }
+    return case_in(world, sources[action])
 
 
 # action: (from, to, actor, reason written on the event)
-EXPECTED_EVENT = {
+EXPECTED_EVENT: dict[str, tuple[CaseStatus, CaseStatus, str, str]] = {
     A.ACCEPT: (S.REPORTED, S.ACCEPTED, "town_dispatcher", "情况属实"),
     A.REJECT: (S.REPORTED, S.REJECTED, "town_dispatcher", "照片与描述不符"),
     A.REGISTER: (S.ACCEPTED, S.REGISTERED, "town_dispatcher", ""),
@@ -135,7 +145,7 @@ EXPECTED_EVENT = {
 }
 
 # action: the (recipient, channel) rows it queues in the outbox; the reporter is 张三 (has a phone).
-EXPECTED_NOTIFIED = {
+EXPECTED_NOTIFIED: dict[str, set[tuple[str, str]]] = {
     A.ACCEPT: {("citizen", "inbox"), ("citizen", "sms")},
     A.REJECT: {("citizen", "inbox"), ("citizen", "sms")},
     A.REGISTER: set(),

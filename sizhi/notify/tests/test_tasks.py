@@ -160,6 +160,7 @@ def test_stale_claim_of_a_dead_worker_is_sent_again(citizen: User) -> None:
 
     row.refresh_from_db()
     assert (row.status, row.attempts) == (NotificationStatus.SENT, 2)
+    assert row.claimed_at is not None
     assert row.claimed_at > claimed_at
     assert len(LocmemSmsBackend.outbox) == 1
 
