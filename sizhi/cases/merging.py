@@ -20,6 +20,9 @@ from sizhi.notify.services import notify_users
 def case_merge(*, case: Case, into: Case, actor: User, reason: str = "") -> CaseEvent:
     """Close `case` as part of `into`; its reporter becomes a supporter of `into`."""
     require(actor, case, CaseAction.MERGE)
+    if case.channel == Channel.MAILBOX:
+        # A letter to the secretary stays with its addressee: it never joins a public case.
+        raise CaseError(_("书记信箱来信不能并案。"), code="merge_mailbox_letter")
     if into.pk == case.pk:
         raise CaseError(_("案件不能与自身合并。"), code="merge_into_self", field="into")
     if not permissions.can_view_case(actor, into) or into.channel == Channel.MAILBOX:

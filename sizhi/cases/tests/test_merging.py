@@ -66,3 +66,14 @@ def test_me_too_once_per_person_not_on_own_or_closed_cases(world: World) -> None
         merging.case_support(case=closed, user=world.user("citizen2"))
     services.case_accept(case=case, actor=world.user("town_dispatcher"))
     assert case.events.filter(action=CaseAction.SUPPORT).count() == 1
+
+
+def test_a_mailbox_letter_is_never_merged(world: World) -> None:
+    primary = reported(world, reporter="citizen")
+    letter = reported(world, reporter="citizen2")
+    Case.objects.filter(pk=letter.pk).update(channel="mailbox")
+    letter.refresh_from_db()
+    with pytest.raises(CaseError) as exc:
+        merging.case_merge(case=letter, into=primary, actor=world.user("town_dispatcher"))
+    assert exc.value.code == "merge_mailbox_letter"
+    assert not CaseSupporter.objects.exists()
