@@ -1,0 +1,76 @@
+"""The main pages render cleanly on a phone and on a desktop: no console error, no failed or
+foreign request, the local Leaflet map starts. The citizen pages must also fit a phone's width;
+the console is laid out for a desk (console.css gives it a minimum width of 1024 px), so on a
+phone it only has to work, scrolling sideways."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from sizhi.cases import services
+from sizhi.conftest import World, inside, make_photo
+from sizhi.e2e.conftest import VIEWPORTS, Stage, log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def fits_the_screen(page: Page) -> None:
+    assert page.evaluate(OVERFLOW_JS) <= 1, f"{page.url} scrolls sideways"
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_home_report_and_console_detail_render_without_errors(world: World, stage: Stage, viewport: str) -> None:
+    lat, lng = inside(world.grid_a1)
+    case = services.report_submit(
+        reporter=world.user("citizen"), description="金业路路灯不亮已经一周了，晚上很黑。", lat=lat, lng=lng,
+        category=world.category, photos=[make_photo()],
+    )
+
+    visitor = stage.open("visitor", viewport=viewport).page
+    visitor.goto("/")
+    expect(visitor.get_by_test_id("home-report")).to_be_visible()
+    expect(visitor.get_by_test_id("language-form")).to_be_attached()
+    visitor.wait_for_load_state("networkidle")
+    fits_the_screen(visitor)
+
+    visitor.get_by_test_id("home-report").click()
+    expect(visitor.get_by_test_id("report-form")).to_be_visible()
+    expect(visitor.get_by_test_id("anonymous-notice")).to_be_visible()
+    expect(visitor.locator("#report-map.leaflet-container")).to_be_visible()
+    visitor.wait_for_load_state("networkidle")
+    fits_the_screen(visitor)
+
+    staff = stage.open("town_dispatcher", viewport=viewport).page
+    log_in(staff, "town_dispatcher")
+    staff.goto(f"/console/cases/{case.pk}/")
+    expect(staff.get_by_test_id("case-detail")).to_have_attribute("data-status", "reported")
+    expect(staff.locator("#case-map[data-ready='true']")).to_be_visible()
+    expect(staff.get_by_test_id("report-photo")).to_have_count(1)
+    expect(staff.locator("#action-form-accept")).to_be_visible()
+    staff.wait_for_load_state("networkidle")
+
+    stage.settle()
+    assert stage.problems == []
+
+
+def test_the_watch_sees_errors_and_blocks_other_hosts(stage: Stage) -> None:
+    """The guard the other tests rely on: an error, a 404 and a request to the internet are all
+    reported, and the foreign request never leaves the machine."""
+    page = stage.open("visitor").page
+    page.goto("/")
+    page.evaluate(
+        """async () => {
+            console.error("deliberate");
+            await fetch("https://example.com/tile.png").catch(() => null);
+            await fetch("/no-such-page/");
+        }"""
+    )
+    stage.settle()
+    problems = "\n".join(stage.problems)
+    assert "console error: deliberate" in problems
+    assert "request to another host: GET https://example.com/tile.png" in problems
+    assert "ERR_BLOCKED_BY_CLIENT" in problems
+    assert "HTTP 404: GET " in problems and "/no-such-page/" in problems
