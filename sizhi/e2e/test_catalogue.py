@@ -28,7 +28,8 @@ MO_PATH = PO_PATH.with_suffix(".mo")
 SOURCE_DIR = Path(settings.BASE_DIR)
 IGNORE = "--ignore=.venv --ignore=node_modules --ignore=var"
 HOW_TO_FIX = (
-    f"Run `.venv/bin/python -m sizhi.manage makemessages -l en {IGNORE}`, translate every empty or "
+    "With GNU gettext installed (`apt-get install -y gettext`, a developer tool only), "
+    f"run `.venv/bin/python -m sizhi.manage makemessages -l en {IGNORE}`, translate every empty or "
     f"fuzzy entry of {PO_PATH.relative_to(settings.PROJECT_DIR)} (and drop its `#, fuzzy` line), then "
     f"`.venv/bin/python -m sizhi.manage compilemessages -l en {IGNORE}` and commit the .po and the .mo."
 )
