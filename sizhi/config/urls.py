@@ -5,6 +5,7 @@ from django.views.static import serve
 urlpatterns = [
     path("accounts/", include("sizhi.accounts.urls")),
     path("console/command/", include("sizhi.cases.urls_command")),
+    path("console/insight/", include("sizhi.insight.urls")),
     path("console/settings/", include("sizhi.settingsui.urls")),
     path("console/", include("sizhi.cases.urls")),
     path("open311/v2/", include("sizhi.open311.urls")),
