@@ -12,7 +12,7 @@ from ninja.operation import Operation
 from ninja.parser import Parser
 
 from sizhi.api.docs import LocalSwagger
-from sizhi.api.endpoints import cases, reference
+from sizhi.api.endpoints import cases, linkage, reference, supervision, track
 from sizhi.api.errors import install_error_handlers
 
 NAMESPACE = "api_v1"
@@ -24,6 +24,7 @@ DESCRIPTION = """
   令牌与其用户的权限与管辖范围完全相同。
 * 错误：一律为 `{"error": {"code": "...", "message": "...", "fields": {...}}}`，`code` 稳定可供程序判断。
 * 列表：`page`、`page_size`（≤100），返回 `count`、`next`、`previous`、`results`。
+* 频率：凭查询码的操作按来源地址限流，附议按账号限流；超出时返回 429 `rate_limited`（带 `Retry-After`）。
 * 幂等：每个 POST 都接受 `Idempotency-Key` 头；同一标识重复提交同一请求返回首次结果（头 `Idempotent-Replayed: true`），
   同一标识用于不同请求返回 422 `idempotency_key_reused`。标识保留 24 小时。
 """
@@ -59,4 +60,7 @@ api = SizhiAPI(
 )
 install_error_handlers(api)
 api.add_router("", cases.router)
+api.add_router("", linkage.router)
+api.add_router("", supervision.router)
+api.add_router("", track.router)
 api.add_router("", reference.router)

@@ -39,13 +39,20 @@ class ApiError(Exception):
     """An error the API layer itself decides (not found, bad filter, unknown id)."""
 
     def __init__(
-        self, status: int, code: str, message: str | Promise, *, fields: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str | Promise,
+        *,
+        fields: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = str(message)
         self.fields = dict(fields or {})
+        self.headers = dict(headers or {})
 
 
 def error_body(code: str, message: str | Promise, fields: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -59,6 +66,12 @@ def not_found() -> ApiError:
 
 def forbidden(message: str | Promise | None = None) -> ApiError:
     return ApiError(403, "forbidden", message or _("您无权执行此操作。"))
+
+
+def rate_limited(retry_after: int) -> ApiError:
+    return ApiError(
+        429, "rate_limited", _("操作过于频繁，请稍后再试。"), headers={"Retry-After": str(retry_after)}
+    )
 
 
 # --- validation messages -------------------------------------------------------------------------
@@ -145,7 +158,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return api.create_response(request, body, status=status)
 
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return respond(request, exc.status, error_body(exc.code, exc.message, exc.fields))
+        response = respond(request, exc.status, error_body(exc.code, exc.message, exc.fields))
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
 
     def on_case_error(request: HttpRequest, exc: CaseError) -> HttpResponse:
         message = str(exc.message)

@@ -2,9 +2,11 @@
 and one POST per life-cycle action.
 
 Every operation: parse → call exactly one function of cases.services (or read through
-cases.selectors) → serialize. Cases are read through the same selectors as the workbench, so a
-case outside the caller's scope is 404 here as everywhere; status and permission are decided by
-the services, whose coded errors are returned as they are.
+cases.selectors) → serialize. Cases are read through the same selectors as the workbench (see
+common.py), so a case outside the caller's scope is 404 here as everywhere; status and
+permission are decided by the services, whose coded errors are returned as they are. The
+linkage actions (escalation, assisting units, extensions, suspension, 并案, notes) are in
+linkage.py, supervision and call-backs in supervision.py, actions by tracking code in track.py.
 """
 
 import json
@@ -14,9 +16,20 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Path, Query, Router, UploadedFile
 
-from sizhi.accounts.models import User
-from sizhi.accounts.selectors import is_admin, is_staff_member
-from sizhi.api.auth import OPTIONAL_AUTH_OPENAPI, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, request_user, require_user
+from sizhi.accounts.selectors import is_admin
+from sizhi.api.auth import OPTIONAL_AUTH_OPENAPI, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, request_user
+from sizhi.api.endpoints.common import (
+    READ_ERRORS,
+    TRANSITION_RESPONSES,
+    WRITE_ERRORS,
+    CaseId,
+    after,
+    case_or_404,
+    case_user,
+    detail,
+    in_staff_scope,
+    staff_user,
+)
 from sizhi.api.errors import ApiError, forbidden, not_found
 from sizhi.api.idempotency import IdempotencyKey, idempotent, service_key
 from sizhi.api.pagination import paginate
@@ -27,7 +40,6 @@ from sizhi.api.schemas import (
     CaseListQuery,
     CaseSummary,
     DispatchIn,
-    ErrorOut,
     HandleIn,
     Page,
     PageQuery,
@@ -38,82 +50,21 @@ from sizhi.api.schemas import (
     ReportIn,
     ReportOut,
     RequiredReasonIn,
-    TransitionOut,
     VerifyIn,
-    case_detail,
     case_summary,
-    event_out,
 )
-from sizhi.cases import permissions, selectors, services
-from sizhi.cases.models import Case, CaseEvent, Category
-from sizhi.cases.workflow import CaseStatus, Channel, allowed_actions
+from sizhi.cases import selectors, services
+from sizhi.cases.models import Category
+from sizhi.cases.workflow import CaseStatus, Channel
 from sizhi.units.models import HandlingUnit
 
 router = Router(tags=["cases"], auth=SIGNED_IN)
 
-CaseId = Annotated[int, Path(..., ge=1, le=MAX_ID, description="案件 id")]
 PhotoId = Annotated[int, Path(..., ge=1, le=MAX_ID, description="照片 id")]
 Photos = Annotated[list[UploadedFile] | None, File(None, description="照片（JPEG/PNG/WebP…）")]
 
-READ_ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
-WRITE_ERRORS: dict[int, Any] = {**READ_ERRORS, 409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
-TRANSITION_RESPONSES: dict[int, Any] = {200: TransitionOut, **WRITE_ERRORS}
 
-
-# --- who and which case --------------------------------------------------------------------------
-
-
-def _case_user(request: HttpRequest) -> User:
-    """The signed-in user, unless an administrator: the three administrator roles see no case
-    content on any channel (三权分立), and are told so rather than shown an empty world."""
-    user = require_user(request)
-    if is_admin(user):
-        raise forbidden(_("管理员账号不能访问案件。"))
-    return user
-
-
-def _staff_user(request: HttpRequest) -> User:
-    user = _case_user(request)
-    if not is_staff_member(user):
-        raise forbidden(_("只有工作人员可以查看案件列表；群众请查看“我的反映”。"))
-    return user
-
-
-def _case_or_404(user: User, case_id: int) -> Case:
-    case = selectors.case_get_for_user(user, case_id)
-    if case is None:
-        raise not_found()
-    return case
-
-
-def _in_staff_scope(user: User, case: Case) -> bool:
-    """Whether the user sees the case as staff (internal timeline, masked reporter), rather than
-    only as its reporter (public timeline)."""
-    scope = permissions.case_scope_q(user)
-    return scope is not None and Case.objects.filter(scope, pk=case.pk).exists()
-
-
-def _detail(request: HttpRequest, user: User, case: Case) -> CaseDetail:
-    staff_view = _in_staff_scope(user, case)
-    events = list(selectors.case_timeline(case, public_only=not staff_view))
-    photos = list(selectors.case_attachments(case, public_only=not staff_view))
-    allowed = [a for a in allowed_actions(case.status) if permissions.can_perform(user, case, a)]
-    return case_detail(
-        request, case, staff_view=staff_view, is_reporter=case.reporter_id == user.pk,
-        events=events, photos=photos, allowed=allowed,
-    )
-
-
-def _after(request: HttpRequest, user: User, case: Case, event: CaseEvent) -> HttpResponse:
-    """The answer to every action: the event it wrote and the case as the actor now sees it
-    (null when the action took the case out of the actor's scope, e.g. a return)."""
-    fresh = selectors.case_get_for_user(user, case.pk)
-    staff_view = fresh is not None and _in_staff_scope(user, fresh)
-    body = TransitionOut(
-        event=event_out(request, event, staff_view=staff_view),
-        case=_detail(request, user, fresh) if fresh is not None else None,
-    )
-    return respond(request, 200, body)
+# --- references in a body ------------------------------------------------------------------------
 
 
 def _category_or_400(category_id: int | None) -> Category | None:
@@ -123,6 +74,16 @@ def _category_or_400(category_id: int | None) -> Category | None:
     if category is None:
         raise ApiError(400, "category_not_found", _("找不到该类别。"), fields={"category": _("找不到该类别。")})
     return category
+
+
+def _units_or_400(unit_ids: list[int], field: str) -> list[HandlingUnit]:
+    """The units of these ids, in the order given, each once. Whether the caller may send the
+    case to them is the service's decision (dispatch_unit_out_of_scope)."""
+    wanted = list(dict.fromkeys(unit_ids))
+    found = HandlingUnit.objects.select_related("region").in_bulk(wanted)
+    if len(found) != len(wanted):
+        raise ApiError(400, "unit_not_found", _("找不到该承办单位。"), fields={field: _("找不到该承办单位。")})
+    return [found[pk] for pk in wanted]
 
 
 # --- intake --------------------------------------------------------------------------------------
@@ -183,13 +144,13 @@ def report_submit(
 
 @router.get("/me/cases", response={200: Page[CaseSummary], **READ_ERRORS}, summary="我的反映")
 def my_cases(request: HttpRequest, query: Query[PageQuery]) -> Any:
-    user = _case_user(request)
+    user = case_user(request)
     return paginate(request, selectors.cases_of_reporter(user), query, case_summary)
 
 
 @router.get("/cases", response={200: Page[CaseSummary], **READ_ERRORS}, summary="案件列表（工作人员，按管辖范围）")
 def case_list(request: HttpRequest, query: Query[CaseListQuery]) -> Any:
-    user = _staff_user(request)
+    user = staff_user(request, _("只有工作人员可以查看案件列表；群众请查看“我的反映”。"))
     if query.ordering not in selectors.ORDERINGS:
         message = _("不支持的排序方式，可选：%(values)s。") % {"values": "、".join(selectors.ORDERINGS)}
         raise ApiError(400, "ordering_invalid", message, fields={"ordering": message})
@@ -207,8 +168,8 @@ def case_list(request: HttpRequest, query: Query[CaseListQuery]) -> Any:
 
 @router.get("/cases/{case_id}", response={200: CaseDetail, **READ_ERRORS}, summary="案件详情（含办理时间线）")
 def case_get(request: HttpRequest, case_id: CaseId) -> Any:
-    user = _case_user(request)
-    return _detail(request, user, _case_or_404(user, case_id))
+    user = case_user(request)
+    return detail(request, user, case_or_404(user, case_id))
 
 
 @router.get(
@@ -219,10 +180,10 @@ def case_get(request: HttpRequest, case_id: CaseId) -> Any:
 def case_photo(request: HttpRequest, case_id: CaseId, photo_id: PhotoId) -> Any:
     """Streamed through the storage API to those who may see the case and that photo; media
     files are never served by URL, so guessing a path gets nothing."""
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     attachment = (
-        selectors.case_attachments(case, public_only=not _in_staff_scope(user, case)).filter(pk=photo_id).first()
+        selectors.case_attachments(case, public_only=not in_staff_scope(user, case)).filter(pk=photo_id).first()
     )
     if attachment is None:
         raise not_found()
@@ -245,10 +206,10 @@ def case_photo(request: HttpRequest, case_id: CaseId, photo_id: PhotoId) -> Any:
 def case_accept(
     request: HttpRequest, case_id: CaseId, payload: ReasonIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_accept(case=case, actor=user, reason=payload.reason)
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/reject", response=TRANSITION_RESPONSES, summary="不予受理")
@@ -256,8 +217,8 @@ def case_accept(
 def case_reject(
     request: HttpRequest, case_id: CaseId, payload: RejectIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     duplicate_of = None
     number = (payload.duplicate_of or "").strip()
     if number:
@@ -270,7 +231,7 @@ def case_reject(
     event = services.case_reject(
         case=case, actor=user, kind=payload.kind, reason=payload.reason, duplicate_of=duplicate_of
     )
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/register", response=TRANSITION_RESPONSES, summary="立案")
@@ -278,12 +239,12 @@ def case_reject(
 def case_register(
     request: HttpRequest, case_id: CaseId, payload: RegisterIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_register(
         case=case, actor=user, category=_category_or_400(payload.category), reason=payload.reason
     )
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/dispatch", response=TRANSITION_RESPONSES, summary="派遣")
@@ -291,22 +252,24 @@ def case_register(
 def case_dispatch(
     request: HttpRequest, case_id: CaseId, payload: DispatchIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
-    unit = HandlingUnit.objects.select_related("region").filter(pk=payload.unit).first()
-    if unit is None:
-        raise ApiError(400, "unit_not_found", _("找不到该承办单位。"), fields={"unit": _("找不到该承办单位。")})
-    event = services.case_dispatch(case=case, actor=user, unit=unit, reason=payload.reason)
-    return _after(request, user, case, event)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
+    (unit,) = _units_or_400([payload.unit], "unit")
+    assists = _units_or_400(payload.assist_units, "assist_units")
+    event = services.case_dispatch(
+        case=case, actor=user, unit=unit, assist_units=assists,
+        priority=payload.priority.value if payload.priority is not None else None, reason=payload.reason,
+    )
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/sign-for", response=TRANSITION_RESPONSES, summary="签收")
 @idempotent
 def case_sign_for(request: HttpRequest, case_id: CaseId, idempotency_key: IdempotencyKey = None) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_sign_for(case=case, actor=user)
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/return", response=TRANSITION_RESPONSES, summary="退回（须说明理由）")
@@ -314,10 +277,10 @@ def case_sign_for(request: HttpRequest, case_id: CaseId, idempotency_key: Idempo
 def case_return(
     request: HttpRequest, case_id: CaseId, payload: RequiredReasonIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_return(case=case, actor=user, reason=payload.reason)
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/handle", response=TRANSITION_RESPONSES, summary="提交处置结果（可附照片）")
@@ -327,10 +290,10 @@ def case_handle(
     idempotency_key: IdempotencyKey = None,
 ) -> HttpResponse:
     """multipart/form-data: `result` and up to the configured number of `photos`."""
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_handle(case=case, actor=user, result=data.result, photos=list(photos or []))
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/verify", response=TRANSITION_RESPONSES, summary="核查（通过或不通过）")
@@ -338,10 +301,10 @@ def case_handle(
 def case_verify(
     request: HttpRequest, case_id: CaseId, payload: VerifyIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_verify(case=case, actor=user, passed=payload.passed, reason=payload.reason)
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/close", response=TRANSITION_RESPONSES, summary="结案")
@@ -349,10 +312,10 @@ def case_verify(
 def case_close(
     request: HttpRequest, case_id: CaseId, payload: ReasonIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_close(case=case, actor=user, reason=payload.reason)
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 # --- the reporter's actions ----------------------------------------------------------------------
@@ -363,10 +326,10 @@ def case_close(
 def case_rate(
     request: HttpRequest, case_id: CaseId, payload: RateIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_rate(case=case, actor=user, satisfaction=payload.satisfaction, comment=payload.comment)
-    return _after(request, user, case, event)
+    return after(request, user, case, event)
 
 
 @router.post("/cases/{case_id}/reopen", response=TRANSITION_RESPONSES, summary="申请重新办理（上报人）")
@@ -374,7 +337,7 @@ def case_rate(
 def case_reopen(
     request: HttpRequest, case_id: CaseId, payload: RequiredReasonIn, idempotency_key: IdempotencyKey = None
 ) -> HttpResponse:
-    user = _case_user(request)
-    case = _case_or_404(user, case_id)
+    user = case_user(request)
+    case = case_or_404(user, case_id)
     event = services.case_reopen(case=case, actor=user, reason=payload.reason)
-    return _after(request, user, case, event)
+    return after(request, user, case, event)

@@ -186,3 +186,22 @@ def case_in(world: World, status: str, **kwargs: Any) -> Case:
 
 def url(name: str, **kwargs: Any) -> str:
     return reverse(f"api_v1:{name}", kwargs=kwargs)
+
+
+def dispatched_with_assist(world: World) -> Case:
+    """Dispatched by the district to the community committee (lead) with the district's city
+    management bureau assisting (department_handler is its member)."""
+    case = case_in(world, S.REGISTERED)
+    services.case_dispatch(
+        case=case, actor=world.user("district_dispatcher"), unit=world.village_a1_committee,
+        assist_units=[world.district_a_dept],
+    )
+    return case
+
+
+def handling(world: World) -> Case:
+    return case_in(world, S.HANDLING)
+
+
+def error_code(response: Any) -> str:
+    return str(response.json()["error"]["code"])

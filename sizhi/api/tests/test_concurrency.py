@@ -80,3 +80,28 @@ def test_two_dispatchers_accept_at_once_one_wins(world: World) -> None:
         loser = next(a for a in answers if a.status_code == 409)
         assert loser.json()["error"]["code"] in {"case_conflict", "case_accept_not_allowed"}
         assert CaseEvent.objects.filter(case=case, action="accept").count() == 1
+
+
+def test_two_dispatchers_decide_one_extension_at_once(world: World) -> None:
+    """One decision is written; the other is refused (the request was decided, or the case moved
+    under it), and the deadline moves once at most."""
+    from sizhi.api.tests.conftest import handling
+    from sizhi.cases import linkage
+    from sizhi.cases.models import ExtensionRequest
+
+    town = token_for(world.user("town_dispatcher"))
+    district = token_for(world.user("district_dispatcher"))
+    case = handling(world)
+    extension = linkage.case_extend_request(case=case, actor=world.user("village_cadre"), days=3, reason="等待配件")
+    path = f"/cases/{case.pk}/extensions/{extension.pk}/decide"
+
+    def decide(token: str, approve: bool) -> Any:
+        return ApiClient(Client(), token=token).post(path, {"approve": approve})
+
+    answers = race(lambda: decide(town, True), lambda: decide(district, False))
+    statuses = sorted(getattr(a, "status_code", a) for a in answers)
+    assert statuses[0] == 200 and statuses[1] in {400, 409}, answers
+    loser = next(a for a in answers if a.status_code != 200)
+    assert loser.json()["error"]["code"] in {"extension_already_decided", "case_conflict"}
+    assert CaseEvent.objects.filter(case=case, action__in=["extend_approve", "extend_reject"]).count() == 1
+    assert ExtensionRequest.objects.get(pk=extension.pk).status in {"approved", "rejected"}

@@ -27,8 +27,22 @@ def test_openapi_document_is_served() -> None:
         "case_register", "case_dispatch", "case_sign_for", "case_return", "case_handle", "case_verify",
         "case_close", "case_rate", "case_reopen", "category_list", "region_roots", "region_get",
         "region_children", "region_grids", "grid_locate", "unit_list",
+        "case_escalate", "case_delegate", "assignment_finish", "assignment_waive", "extension_request",
+        "extension_decide", "case_suspend", "case_resume", "case_merge", "case_support", "case_note",
+        "supervision_list", "supervision_issue", "supervision_respond", "callback_record", "track_rate", "track_reopen",
     } <= operations
     assert set(doc["components"]["securitySchemes"]) == {"BearerToken", "SessionCookie"}
+
+
+def test_rate_limited_operations_document_429() -> None:
+    limited = {"case_support", "track_rate", "track_reopen"}
+    for methods in openapi()["paths"].values():
+        for op in methods.values():
+            if op["operationId"] in limited:
+                schema = op["responses"]["429"]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorOut"}
+                limited.discard(op["operationId"])
+    assert not limited
 
 
 def test_every_operation_documents_the_error_format() -> None:

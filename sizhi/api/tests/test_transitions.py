@@ -308,14 +308,14 @@ def test_stale_version_loses_with_409(world: World, as_user, monkeypatch: pytest
     from sizhi.api.endpoints import cases as endpoints
 
     case = reported(world)
-    read = endpoints._case_or_404
+    read = endpoints.case_or_404
 
     def read_then_someone_else_acts(user, case_id):  # type: ignore[no-untyped-def]
         found = read(user, case_id)
         Case.objects.filter(pk=found.pk).update(version=F("version") + 1)
         return found
 
-    monkeypatch.setattr(endpoints, "_case_or_404", read_then_someone_else_acts)
+    monkeypatch.setattr(endpoints, "case_or_404", read_then_someone_else_acts)
     response = as_user("town_dispatcher").post(f"/cases/{case.pk}/accept", {})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "case_conflict"
