@@ -13,11 +13,11 @@ from django.utils.translation import gettext as _
 
 from sizhi.accounts.models import User
 from sizhi.cases import permissions
-from sizhi.cases.errors import CaseError, CasePermissionDenied
+from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
 from sizhi.cases.models import CallBack, CallBackStatus, Case
 from sizhi.cases.text import clean_text
 from sizhi.cases.transitions import transition
-from sizhi.cases.workflow import CaseAction, Channel, Satisfaction
+from sizhi.cases.workflow import TRANSITIONS, CaseAction, Channel, Satisfaction
 
 
 def find_repeat_of(case: Case) -> Case | None:
@@ -66,6 +66,9 @@ def callback_record(
     *, callback: CallBack, actor: User, reached: bool, satisfaction: str = "", note: str = ""
 ) -> CallBack:
     case = callback.case
+    if case.status not in TRANSITIONS[CaseAction.CALLBACK].sources:
+        # A reopened case is being handled again; its call-back waits for the next closure.
+        raise TransitionNotAllowed(CaseAction.CALLBACK, case.status)
     if not permissions.can_decide_for(actor, case):
         raise CasePermissionDenied(_("只有管辖该案件的调度员可以登记回访。"))
     if reached and satisfaction not in Satisfaction.values:
