@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -22,6 +23,7 @@ from sizhi.insight.classifier import (
     ModelFormatError,
     TrainedClassifier,
     TrainingDataError,
+    compose,
     read_labelled_csv,
     train,
 )
@@ -123,6 +125,23 @@ def test_holdout_metrics_and_metadata_are_recorded(small_model):
     assert meta["holdout"]["n"] == 6
     assert 0 <= meta["holdout"]["macro_f1"] <= 1
     assert {"scikit-learn", "numpy", "scipy", "jieba", "joblib", "python"} <= set(meta["libraries"])
+
+
+def test_direct_scores_match_the_stored_pipeline(small_model):
+    titles, details, _ = synthetic(5, seed=9)
+    texts = [compose(t, d, title_repeat=2) for t, d in zip(titles, details, strict=True)]
+    assert small_model.predict_labels(titles, details) == list(small_model.pipeline.predict(texts))
+    np.testing.assert_allclose(
+        small_model._scores(titles, details), small_model.pipeline.decision_function(texts), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_two_labels_give_two_alternatives():
+    model = train(*synthetic(10, labels=("roads", "water")))
+    p = model.predict("停水", "小区停水三天")
+    assert p.label == "water"
+    assert [label for label, _ in p.alternatives] == ["water", "roads"]
+    assert p.confidence > 0.5
 
 
 def test_training_refuses_a_single_label():
