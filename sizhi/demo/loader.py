@@ -745,7 +745,9 @@ class _Loader:
                 into = self.cases_of[id(plan.into)]
                 merging.case_merge(case=case, into=into, actor=front)
                 support = into.events.filter(action=CaseAction.SUPPORT).latest("pk")
-                self.extra_events.append((into.pk, support.pk, plan.times[-1]))
+                # On the open case the support follows its own latest step, so its history stays in order.
+                joined = min(max(plan.times[-1], plan.into.times[-1] + timedelta(minutes=1)), self.now)
+                self.extra_events.append((into.pk, support.pk, joined))
             elif step == "handle":
                 services.case_handle(case=case, actor=handler, result=rng.choice(story.results))
             elif step == "verify_fail":
