@@ -7,6 +7,7 @@ urlpatterns = [
     path("console/command/", include("sizhi.cases.urls_command")),
     path("console/insight/", include("sizhi.insight.urls")),
     path("console/settings/", include("sizhi.settingsui.urls")),
+    path("console/alerts/", include("sizhi.insight.urls_alerts")),
     path("console/", include("sizhi.cases.urls")),
     path("open311/v2/", include("sizhi.open311.urls")),
     path("api/v1/", include("sizhi.api.urls")),

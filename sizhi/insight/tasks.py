@@ -18,3 +18,4 @@ logger = logging.getLogger("sizhi.insight")
 def classifier_retrain_weekly() -> None:
     outcome = classifier_retrain_from_cases()
     logger.info("classifier retrain: %s", outcome.reason)
+from sizhi.insight import tasks_alerts  # noqa: E402, F401
