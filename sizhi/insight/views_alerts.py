@@ -62,7 +62,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _context(section: str, **extra: Any) -> dict[str, Any]:
-    return {"nav": "alerts", "alerts_nav": section, **extra}
+    return {"nav": "insight", "alerts_nav": section, **extra}
 
 
 # --- alerts --------------------------------------------------------------------------------------
