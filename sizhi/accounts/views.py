@@ -22,9 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sizhi.accounts import services, throttle
 from sizhi.accounts.errors import AccountError
 from sizhi.accounts.forms import LoginForm, SignupForm
-from sizhi.accounts.models import User, VerificationCode
+from sizhi.accounts.models import Role, User, VerificationCode
 from sizhi.accounts.phones import mask_phone
-from sizhi.accounts.selectors import is_staff_member
+from sizhi.accounts.selectors import has_role, is_staff_member
 
 # Failed logins: an address may fail 30 times and an account 10 times in 15 minutes.
 LOGIN_PER_ADDRESS = throttle.Limit("login-address", 30, 15 * 60)
@@ -54,7 +54,10 @@ def _safe_next(request: HttpRequest) -> str:
 
 
 def _home_for(user: User) -> str:
-    return console_url() if is_staff_member(user) else reverse("web:home")
+    if is_staff_member(user):
+        return console_url()
+    # The system administrator works in the configuration pages, never in case lists.
+    return reverse("settingsui:index") if has_role(user, Role.SYSTEM_ADMIN) else reverse("web:home")
 
 
 @sensitive_post_parameters("password")

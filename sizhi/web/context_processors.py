@@ -5,6 +5,7 @@ from django.http import HttpRequest
 
 from sizhi.accounts.selectors import is_staff_member
 from sizhi.accounts.views import console_url
+from sizhi.settingsui.permissions import can_work_callbacks
 
 
 def platform(request: HttpRequest) -> dict[str, Any]:
@@ -16,4 +17,5 @@ def platform(request: HttpRequest) -> dict[str, Any]:
         # A callable, so that the membership query runs only on pages that ask.
         "is_staff_member": lambda: is_staff_member(user),
         "console_url": console_url,
+        "nav_can_callbacks": lambda: can_work_callbacks(user),
     }
