@@ -176,6 +176,7 @@ def report_submit(
             )
             _store_photos(case, event, processed, AttachmentKind.REPORT)
             notify_dispatchers(case)
+            _scan_for_alerts_after_commit()
     except IntegrityError:
         # Two submissions with the same key raced; the other one won, return its case.
         if key:
@@ -184,6 +185,15 @@ def report_submit(
                 return existing
         raise
     return case
+
+
+def _scan_for_alerts_after_commit() -> None:
+    """预警: the report is scanned for risk words and repeats as soon as it is committed (the
+    worker's minute scan is the safety net). Imported here because insight reads cases, not
+    the other way round."""
+    from sizhi.insight.alerts import scan_after_commit
+
+    scan_after_commit()
 
 
 def initial_level(region: Region) -> str:
