@@ -1,8 +1,8 @@
 from django.conf import settings
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.static import serve
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("sizhi.accounts.urls")),
     path("console/command/", include("sizhi.cases.urls_command")),
     path("console/insight/", include("sizhi.insight.urls")),
