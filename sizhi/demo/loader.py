@@ -48,7 +48,15 @@ from sizhi.cases.models import (
     ExtensionRequest,
     SupervisionOrder,
 )
-from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, AssignmentRole, CaseAction, Channel, RejectionKind, Satisfaction
+from sizhi.cases.workflow import (
+    ACTIVE_ASSIGNMENT,
+    AssignmentRole,
+    CaseAction,
+    CaseStatus,
+    Channel,
+    RejectionKind,
+    Satisfaction,
+)
 from sizhi.demo import texts
 from sizhi.demo.models import DemoLoad
 from sizhi.demo.people import (
@@ -611,7 +619,10 @@ class _Loader:
 
     def _call_back(self, made: dict[int, _History]) -> None:
         """回访: the dispatcher calls back most of the closed cases queued for it, a few days on."""
-        pending = CallBack.objects.filter(case_id__in=made, status=CallBackStatus.PENDING).select_related("case")
+        # A case reopened after its closure waits for its next closure before anyone calls back.
+        pending = CallBack.objects.filter(
+            case_id__in=made, status=CallBackStatus.PENDING, case__status=CaseStatus.CLOSED
+        ).select_related("case")
         latest = self.now - timedelta(minutes=10)
         for callback in pending:
             if self.rng.random() < 0.3:
