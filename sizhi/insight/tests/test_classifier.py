@@ -149,6 +149,11 @@ def test_training_refuses_a_single_label():
         train(["路面坑洼"] * 5, [""] * 5, ["roads"] * 5)
 
 
+def test_training_refuses_texts_with_nothing_in_common():
+    with pytest.raises(TrainingDataError, match="共同字词"):
+        train(["甲", "乙"], ["", ""], ["a", "b"])
+
+
 def test_save_load_round_trip_gives_identical_predictions(small_model, tmp_path):
     path = small_model.save(tmp_path / "m.joblib")
     assert (tmp_path / "m.joblib.json").exists()
