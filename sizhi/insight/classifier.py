@@ -112,7 +112,8 @@ def compose(title: str, detail: str, *, title_repeat: int) -> str:
 
 def word_tokens(text: str) -> list[str]:
     """jieba words, cut inside runs of letters and digits so punctuation never joins two.
-    A module-level function so that a pickled vectorizer refers to it by name."""
+    A module-level function so that a pickled vectorizer refers to it by name. Saved models
+    call it at prediction time: a change to how textsim cuts text needs FORMAT_VERSION bumped."""
     return textsim.cut(text)
 
 
