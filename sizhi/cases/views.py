@@ -52,6 +52,7 @@ from sizhi.cases.workflow import (
     allowed_actions,
 )
 from sizhi.insight.duplicates import similar_open_cases
+from sizhi.insight.models import ClassifierModel
 from sizhi.insight.services import suggest_category
 from sizhi.units.matrix import Resolution, resolve
 
@@ -360,6 +361,8 @@ class Triage:
     resolution: Resolution | None
     # The category the reporter chose, when the suggestion differs from it.
     differs_from: Category | None
+    # The active model version, so the dispatcher sees how far to trust it (its measured accuracy).
+    model: ClassifierModel | None = None
 
     @property
     def category(self) -> Category | None:
@@ -401,7 +404,10 @@ def case_triage(case: Case) -> Triage | None:
     differs = (
         current is not None and top.category is not None and top.category.pk not in (current.pk, current.parent_id)
     )
-    return Triage(top=top, alternatives=options[1:], resolution=resolution, differs_from=current if differs else None)
+    return Triage(
+        top=top, alternatives=options[1:], resolution=resolution, differs_from=current if differs else None,
+        model=ClassifierModel.objects.filter(is_active=True).first(),
+    )
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,15 @@ def test_merge_by_someone_not_entitled_or_from_a_later_status_is_refused(world: 
     assert Case.objects.get(pk=copy.pk).status == S.REPORTED
     assert Case.objects.get(pk=dispatched.pk).status == S.DISPATCHED
     assert merging.supporters(primary) == 0
+
+
+def test_the_panel_names_the_active_model_and_its_measured_accuracy(
+    world: World, client: Client, active_model
+) -> None:
+    from sizhi.insight.models import ClassifierModel
+
+    ClassifierModel.objects.filter(is_active=True).update(accuracy=0.9353, macro_f1=0.9337)
+    html = page(client, world, submit(world))
+    model = ClassifierModel.objects.get(is_active=True)
+    assert f"模型 v{model.version}" in html
+    assert "实测准确率 0.935，宏平均 F1 0.934" in html
