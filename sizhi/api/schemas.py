@@ -10,8 +10,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, Schema
 
-from sizhi.accounts.models import User
-from sizhi.accounts.phones import mask_phone
 from sizhi.cases.models import (
     Assignment,
     Attachment,
@@ -25,6 +23,7 @@ from sizhi.cases.models import (
     SupervisionOrder,
     SupervisionStatus,
 )
+from sizhi.cases.selectors import masked_reporter
 from sizhi.cases.workflow import (
     AssignmentRole,
     AssignmentStatus,
@@ -513,13 +512,7 @@ def case_summary(case: Case) -> CaseSummary:
 
 
 def reporter_label(case: Case) -> str | None:
-    """Who reported, as staff may see it: never the full name or number (PIPL minimisation)."""
-    if case.is_anonymous or case.reporter is None:
-        return None
-    reporter: User = case.reporter
-    name = reporter.display_name.strip()
-    masked = f"{name[0]}{'*' * max(len(name) - 1, 1)}" if name else "群众"
-    return f"{masked} · {mask_phone(reporter.phone)}" if reporter.phone else masked
+    return masked_reporter(case)
 
 
 def _label(choices: Any, value: str) -> str:

@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sizhi.accounts.models import DISPATCHER_ROLES, HANDLER_ROLES, Role, User
+from sizhi.accounts.phones import mask_phone
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases.models import (
     Assignment,
@@ -240,3 +242,14 @@ def case_assignments(case: Case) -> QuerySet[Assignment]:
 def case_extension_requests(case: Case) -> QuerySet[ExtensionRequest]:
     """The case's extension requests, newest first."""
     return case.extension_requests.select_related("requested_by", "decided_by").order_by("-created_at", "-id")
+
+
+def masked_reporter(case: Case) -> str | None:
+    """Who reported, as staff may see it: a masked name and number, never in full (PIPL
+    minimisation); None for an anonymous report or one without an account."""
+    if case.is_anonymous or case.reporter is None:
+        return None
+    reporter = case.reporter
+    name = reporter.display_name.strip()
+    masked = f"{name[0]}{'*' * max(len(name) - 1, 1)}" if name else str(_("群众"))
+    return f"{masked} · {mask_phone(reporter.phone)}" if reporter.phone else masked

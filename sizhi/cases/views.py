@@ -27,7 +27,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from sizhi.accounts.models import User
-from sizhi.accounts.phones import mask_phone
 from sizhi.accounts.selectors import is_staff_member
 from sizhi.cases import forms as case_forms
 from sizhi.cases import linkage, merging, permissions, selectors, services
@@ -278,15 +277,10 @@ def available_actions(user: User, case: Case) -> list[str]:
 
 
 def reporter_label(case: Case) -> str:
-    """Who reported, as staff may see it: never the full name or number (PIPL minimisation)."""
+    """The masked reporter for staff pages, or why there is none."""
     if case.is_anonymous:
         return _("匿名")
-    reporter = case.reporter
-    if reporter is None:
-        return "—"
-    name = reporter.display_name.strip()
-    masked_name = f"{name[0]}{'*' * max(len(name) - 1, 1)}" if name else _("群众")
-    return f"{masked_name} · {mask_phone(reporter.phone)}" if reporter.phone else masked_name
+    return selectors.masked_reporter(case) or "—"
 
 
 def attribute_answers(case: Case) -> list[tuple[str, str]]:
