@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sizhi.accounts.models import DISPATCHER_ROLES, Membership, User
+from sizhi.accounts.selectors import active_memberships
 from sizhi.cases import permissions
 from sizhi.cases.errors import CaseConflict, CaseError, CasePermissionDenied, TransitionNotAllowed
 from sizhi.cases.models import Case, CaseEvent
@@ -79,15 +80,11 @@ def require_reason(reason: str, message: str) -> str:
 
 
 def actor_unit(actor: User | None, case: Case) -> HandlingUnit | None:
-    if actor is None:
+    # From the memberships the permission check already loaded: no query per transition.
+    with_unit = [m for m in active_memberships(actor) if m.unit is not None]
+    if not with_unit:
         return None
-    membership = (
-        Membership.objects.filter(user=actor, is_active=True, unit__isnull=False)
-        .select_related("unit")
-        .order_by("-unit__region_code")
-        .first()
-    )
-    return membership.unit if membership else None
+    return max(with_unit, key=lambda m: m.unit.region_code).unit  # type: ignore[union-attr]
 
 
 def transition(

@@ -40,11 +40,12 @@ def _unit_in(region_code: str, *, name: str, kind: str) -> HandlingUnit | None:
     return qs.order_by("name").first()
 
 
-def _candidate_rules(category: Category, region_code: str, level: str) -> list[ResponsibilityRule]:
+def _candidate_rules(category: Category, region_code: str, levels: list[str]) -> dict[str, list[ResponsibilityRule]]:
+    """Every rule that could apply, for all the levels at once (one query), most specific first."""
     categories = [category.pk] + ([category.parent_id] if category.parent_id else [])
     ancestors = [ancestor_code(region_code, lv) for lv in LEVELS_UPWARD]
     rules = list(
-        ResponsibilityRule.objects.filter(category_id__in=categories, level=level, is_active=True)
+        ResponsibilityRule.objects.filter(category_id__in=categories, level__in=levels, is_active=True)
         .filter(Q(region__isnull=True) | Q(region__code__in=ancestors))
         .select_related("region")
     )
@@ -52,13 +53,16 @@ def _candidate_rules(category: Category, region_code: str, level: str) -> list[R
     def specificity(rule: ResponsibilityRule) -> tuple[int, int]:
         return (int(rule.category_id == category.pk), len(rule.region.prefix) if rule.region else 0)
 
-    return sorted(rules, key=specificity, reverse=True)
+    by_level: dict[str, list[ResponsibilityRule]] = {}
+    for rule in sorted(rules, key=specificity, reverse=True):
+        by_level.setdefault(rule.level, []).append(rule)
+    return by_level
 
 
-def resolve_at(category: Category, region_code: str, level: str) -> Resolution | None:
-    """The matrix's answer at one level, or None when no rule there names an existing unit."""
+def _resolve_with(rules: list[ResponsibilityRule], region_code: str, level: str) -> Resolution | None:
+    """The first of `rules` whose lead unit exists in the case's area at `level`."""
     where = ancestor_code(region_code, level)
-    for rule in _candidate_rules(category, region_code, level):
+    for rule in rules:
         lead = _unit_in(where, name=rule.lead_unit_name, kind=rule.lead_unit_kind)
         if lead is None:
             continue
@@ -74,8 +78,10 @@ def resolve(category: Category, region: Region, *, from_level: str | None = None
         region.level, from_level, key=lambda lv: LEVELS_UPWARD.index(RegionLevel(lv))
     )
     levels = [start, *levels_above(start)]
+    # With no rule for the category (the usual case for most registrations) this is one query.
+    rules = _candidate_rules(category, region.code, levels)
     for level in levels:
-        found = resolve_at(category, region.code, level)
+        found = _resolve_with(rules.get(level, []), region.code, level)
         if found is not None:
             return found
     return None
