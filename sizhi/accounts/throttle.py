@@ -22,6 +22,11 @@ class Limit:
     window: int  # seconds
 
 
+# "Me too" by one account, on the citizen pages and through the API alike (one budget per
+# account): one per case anyway; this stops one account touching every case.
+SUPPORTS_PER_USER = Limit("support-user", 30, 60 * 60)
+
+
 def client_address(request: HttpRequest) -> str:
     # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be unless a trusted
     # proxy rewrites it, and the proxy in front of us is expected to set REMOTE_ADDR properly.

@@ -60,8 +60,7 @@ SIMILAR_LOOKUPS = throttle.Limit("similar-address", 120, 10 * 60)
 SIMILAR_MIN_TEXT = 8
 SIMILAR_MAX_TEXT = 500
 SIMILAR_LIMIT = 5
-# "Me too" by one account: one per case anyway; this stops one account touching every case.
-SUPPORTS_PER_USER = throttle.Limit("support-user", 30, 60 * 60)
+SUPPORTS_PER_USER = throttle.SUPPORTS_PER_USER  # shared with the API
 GRID_FEATURES_MAX = 500
 # Square degrees (about 0.5° × 0.5°, a county): beyond that, outlines are too small to tell apart
 # and would only cost bandwidth, so the map is asked to zoom in instead.

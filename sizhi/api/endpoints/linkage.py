@@ -52,9 +52,7 @@ router = Router(tags=["cases"], auth=SIGNED_IN)
 AssignmentId = Annotated[int, Path(..., ge=1, le=MAX_ID, description="承办任务 id（见案件详情的 assignments）")]
 ExtensionId = Annotated[int, Path(..., ge=1, le=MAX_ID, description="延期申请 id（见案件详情的 pending_extensions）")]
 
-# "Me too" by one account: once per case anyway; this stops one account touching every case. The
-# same counter as the citizen pages' (web.views.SUPPORTS_PER_USER): one budget per account.
-SUPPORTS_PER_USER = throttle.Limit("support-user", 30, 60 * 60)
+SUPPORTS_PER_USER = throttle.SUPPORTS_PER_USER  # shared with the citizen pages
 
 
 def _assignment_or_404(case: Case, assignment_id: int) -> Assignment:
