@@ -43,6 +43,12 @@ INSTALLED_APPS = [
     "sizhi.api",
     "sizhi.insight",
     "sizhi.settingsui",
+    "sizhi.audit",
+    "sizhi.privacy",
+    "sizhi.security",
+    "sizhi.mailbox",
+    "sizhi.ops",
+    "sizhi.benchfloor",
 ]
 
 MIDDLEWARE = [
