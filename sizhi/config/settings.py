@@ -123,10 +123,19 @@ NODE_MODULES_DIR = PROJECT_DIR / "node_modules"
 STATICFILES_DIRS = [("vendor", NODE_MODULES_DIR)] if NODE_MODULES_DIR.exists() else []
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("SIZHI_MEDIA_ROOT", str(DATA_DIR / "media")))
+# Production (SIZHI_STATIC_MANIFEST=1, after `sizhi collectstatic`): hashed, pre-compressed files
+# that whitenoise serves with a ten-year immutable Cache-Control; other static files get
+# SIZHI_STATIC_MAX_AGE seconds.
+SIZHI_STATIC_MANIFEST = env_bool("SIZHI_STATIC_MANIFEST", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if SIZHI_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
+WHITENOISE_MAX_AGE = 0 if DEBUG else env_int("SIZHI_STATIC_MAX_AGE", 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 20
@@ -134,11 +143,21 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
+# Deployments sharing one Redis keep apart by key prefix and queue name (or a db number in the URL).
+SIZHI_REDIS_PREFIX = env_str("SIZHI_REDIS_PREFIX", "sizhi")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": SIZHI_REDIS_PREFIX,
+            # An unreachable Redis fails a request in seconds instead of hanging a worker.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
     HUEY = {
         "huey_class": "huey.RedisHuey",
-        "name": "sizhi",
+        "name": SIZHI_REDIS_PREFIX,
         "url": REDIS_URL,
         "immediate": False,
         "consumer": {"workers": env_int("SIZHI_WORKER_THREADS", 2), "worker_type": "thread"},
