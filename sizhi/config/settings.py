@@ -136,6 +136,8 @@ STORAGES = {
     },
 }
 WHITENOISE_MAX_AGE = 0 if DEBUG else env_int("SIZHI_STATIC_MAX_AGE", 3600)
+# The intake benchmark's floor view (sizhi.benchfloor) is mounted only when this is on; never in production.
+SIZHI_BENCH_FLOOR = env_bool("SIZHI_BENCH_FLOOR", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 20

@@ -17,5 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("sizhi.web.urls")),
 ]
 
+if settings.SIZHI_BENCH_FLOOR:  # bench/intake.py only
+    urlpatterns.insert(0, path("bench/floor/", include("sizhi.benchfloor.urls")))
 if settings.DEBUG:
     urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
