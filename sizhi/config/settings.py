@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sizhi.ops.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "sizhi.config.urls"
@@ -89,6 +90,11 @@ DATABASES = {
         env_str("DATABASE_URL", _default_db), conn_max_age=env_int("SIZHI_DB_CONN_MAX_AGE", 60)
     )
 }
+# A persistent connection is checked before each request reuses it, so a database restart costs
+# no failed request; a connect attempt gives up after a few seconds (503) instead of hanging.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("SIZHI_DB_CONNECT_TIMEOUT", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
