@@ -1,0 +1,176 @@
+"""The hash chain: appending under a lock and walking it back to check every link.
+
+Each record's hash is SHA-256 over a canonical serialisation (sorted-key JSON) of every field
+but the hash itself, including the previous record's hash; the head row keeps the last sequence
+number and hash. Editing a field breaks that record's hash, removing a record leaves a gap in
+the sequence and a broken link, and cutting off the tail disagrees with the head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sizhi.audit.models import GENESIS_HASH, AuditHead, AuditRecord
+
+HEAD_PK = 1
+# Every field the hash covers, in one place: the append and the check must agree exactly.
+HASHED_FIELDS = (
+    "seq", "at", "actor_pk", "actor_username", "actor_roles", "action", "target_type", "target_id",
+    "result", "source_address", "detail", "prev_hash",
+)
+BATCH = 2000
+
+
+class AuditChainError(RuntimeError):
+    """The chain cannot be extended safely (its head is missing while records exist)."""
+
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical(values: Mapping[str, Any]) -> bytes:
+    data = {name: values[name] for name in HASHED_FIELDS}
+    data["at"] = _timestamp(values["at"])
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(values: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical(values)).hexdigest()
+
+
+def _locked_head() -> AuditHead:
+    head = AuditHead.objects.select_for_update().filter(pk=HEAD_PK).first()
+    if head is not None:
+        return head
+    # No head yet (fresh or flushed database). Starting a new chain is only right when there
+    # is nothing to continue; otherwise the head was removed and we refuse to paper over it.
+    if AuditRecord.objects.exists():
+        raise AuditChainError("audit chain head is missing while records exist; run `sizhi audit verify`")
+    try:
+        with transaction.atomic():
+            AuditHead.objects.create(pk=HEAD_PK, last_seq=0, last_hash=GENESIS_HASH)
+    except IntegrityError:
+        pass  # another writer created it first; the locked read below waits for it
+    return AuditHead.objects.select_for_update().get(pk=HEAD_PK)
+
+
+def append(**values: Any) -> AuditRecord:
+    """Append one record. Joins the caller's transaction when one is open, so a rolled-back
+    business write takes its audit row with it.
+
+    Serialised by the lock on the head row (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+    IMMEDIATE transactions already admit one writer at a time): one locked read, one INSERT,
+    one UPDATE.
+    """
+    with transaction.atomic():
+        head = _locked_head()
+        # The time is taken under the lock so that time order follows sequence order.
+        record = AuditRecord(seq=head.last_seq + 1, at=timezone.now(), prev_hash=head.last_hash, **values)
+        record.hash = record_hash({name: getattr(record, name) for name in HASHED_FIELDS})
+        record.save(force_insert=True)
+        AuditHead.objects.filter(pk=HEAD_PK).update(last_seq=record.seq, last_hash=record.hash)
+    return record
+
+
+@dataclass
+class ChainReport:
+    ok: bool = True
+    records: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    head_seq: int | None = None
+    problems: list[str] = field(default_factory=list)
+    # How many problems were found in total; `problems` keeps the first MAX_LISTED.
+    problem_count: int = 0
+
+    MAX_LISTED = 200
+
+    def add(self, message: str) -> None:
+        self.ok = False
+        self.problem_count += 1
+        if len(self.problems) < self.MAX_LISTED:
+            self.problems.append(message)
+
+
+def _batches(batch: int) -> Iterator[list[dict[str, Any]]]:
+    # Keyset pages over the primary key: constant memory and no long-lived cursor, so it works
+    # for millions of rows on either database.
+    last = 0
+    fields = (*HASHED_FIELDS, "hash", "actor_id")
+    while True:
+        rows = list(AuditRecord.objects.filter(seq__gt=last).order_by("seq").values(*fields)[:batch])
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["seq"]
+
+
+def verify_chain(progress: Callable[[int], None] | None = None, *, batch: int = BATCH) -> ChainReport:
+    """Walk the whole chain in sequence order and report every inconsistency found."""
+    report = ChainReport()
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    for rows in _batches(batch):
+        for row in rows:
+            seq = row["seq"]
+            report.records += 1
+            if report.first_seq is None:
+                report.first_seq = seq
+            if seq > expected_seq:
+                missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
+                report.add(f"missing record(s) {missing}: sequence jumps from {expected_seq - 1} to {seq}")
+            elif seq < expected_seq:
+                report.add(f"record {seq}: out-of-range sequence number (inserted record)")
+            if row["prev_hash"] != prev_hash:
+                report.add(f"record {seq}: link broken (prev_hash does not match the record before it)")
+            if record_hash(row) != row["hash"]:
+                report.add(f"record {seq}: content altered (hash mismatch)")
+            if row["actor_id"] is not None and row["actor_id"] != row["actor_pk"]:
+                report.add(f"record {seq}: actor link altered (points to another account than recorded)")
+            # Continue from the stored hash so one edited record is reported once, not for the
+            # whole rest of the chain.
+            prev_hash = row["hash"]
+            expected_seq = seq + 1
+            report.last_seq = seq
+        if progress is not None:
+            progress(len(rows))
+
+    head = AuditHead.objects.filter(pk=HEAD_PK).first()
+    if head is None:
+        if report.records:
+            report.add("chain head is missing")
+        return report
+    report.head_seq = head.last_seq
+    last_seq = report.last_seq or 0
+    if head.last_seq > last_seq:
+        report.add(f"tail missing: head says the last record is {head.last_seq}, the chain ends at {last_seq}")
+    elif head.last_seq < last_seq:
+        report.add(f"records after the head: head says {head.last_seq}, the chain goes on to {last_seq} (inserted)")
+    elif head.last_hash != prev_hash:
+        report.add(f"head hash does not match record {last_seq}")
+    return report
+
+
+def head() -> tuple[int, str]:
+    """(last sequence number, last hash): write these down elsewhere to anchor the chain."""
+    row = AuditHead.objects.filter(pk=HEAD_PK).first()
+    return (row.last_seq, row.last_hash) if row else (0, GENESIS_HASH)
+
+
+def check_anchor(seq: int, expected_hash: str) -> str | None:
+    """A problem message when record `seq` no longer has the hash noted down earlier."""
+    row = AuditRecord.objects.filter(seq=seq).values_list("hash", flat=True).first()
+    if row is None:
+        return f"anchor {seq}: record is missing"
+    if row != expected_hash.lower():
+        return f"anchor {seq}: hash differs from the one noted down (the chain was rewritten)"
+    return None
