@@ -226,3 +226,8 @@ SIZHI_CASE_NUMBER_PREFIX = env_str("SIZHI_CASE_NUMBER_PREFIX", "LY")
 # 约谈: a unit is summoned when its red-card overdue cases or its returns in the period reach these counts.
 SIZHI_SUMMONS_OVERDUE = env_int("SIZHI_SUMMONS_OVERDUE", 5)
 SIZHI_SUMMONS_RETURNS = env_int("SIZHI_SUMMONS_RETURNS", 5)
+# Personal data at rest (sizhi.privacy.crypto): "id:base64key,..." (current first), the blind-index key,
+# and the cipher (aes-256-gcm or sm4-gcm). Empty = keys derived from SECRET_KEY (development only).
+SIZHI_FIELD_KEYS = env_str("SIZHI_FIELD_KEYS", "")
+SIZHI_INDEX_KEY = env_str("SIZHI_INDEX_KEY", "")
+SIZHI_FIELD_CIPHER = env_str("SIZHI_FIELD_CIPHER", "aes-256-gcm")
