@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include("sizhi.api.urls")),
     path("account/tokens/", include("sizhi.api.token_urls")),
     path("inbox/", include("sizhi.notify.urls")),
+    path("mailbox/", include("sizhi.mailbox.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("sizhi.web.urls")),
 ]
