@@ -16,10 +16,9 @@ class PhoneOrUsernameBackend(ModelBackend):
     ) -> User | None:
         if not username or not password:
             return None
-        phone = normalise_phone(username)
         user = None
-        if phone is not None:
-            user = User.objects.filter(phone=phone).first()
+        if normalise_phone(username) is not None:
+            user = User.objects.with_phone(username).first()
         if user is None:
             user = User.objects.filter(username=username).first()
         if user is None:

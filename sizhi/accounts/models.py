@@ -3,10 +3,16 @@ gives a scope: a region subtree, or a single grid for grid workers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from sizhi.accounts.phones import normalise_phone, phone_blind_index
+from sizhi.privacy.fields import EncryptedTextField
 
 
 class Role(models.TextChoices):
@@ -31,11 +37,31 @@ HANDLER_ROLES = frozenset(
 ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
 
 
-class User(AbstractUser):
-    """Citizens log in with their mobile number; staff with a username. `phone` is the
-    normalised 11-digit mainland number (encryption at rest arrives with the privacy work)."""
+class UserQuerySet(models.QuerySet["User"]):
+    def with_phone(self, raw: str | None) -> UserQuerySet:
+        """Users whose phone is `raw` however it was typed (+86, spaces, full-width digits);
+        none when `raw` is not a mainland mobile number."""
+        index = phone_blind_index(raw)
+        return self.filter(phone_index=index) if index else self.none()
 
-    phone = models.CharField(_("手机号"), max_length=11, unique=True, null=True, blank=True)
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    def get_by_phone(self, raw: str | None) -> User:
+        """The user with this phone; raises User.DoesNotExist like get()."""
+        user: User = self.get_queryset().with_phone(raw).get()
+        return user
+
+
+class User(AbstractUser):
+    """Citizens log in with their mobile number; staff with a username.
+
+    `phone` is the normalised 11-digit mainland number in Python and ciphertext in the database
+    (PIPL: encrypted at rest); `phone_index` is its keyed blind index, the only thing lookups and
+    the uniqueness constraint see. save() keeps the two in step, so write `user.phone = ...` and
+    save; never filter on `phone` (it raises), use `User.objects.with_phone(raw)`."""
+
+    phone = EncryptedTextField(_("手机号"), null=True, blank=True)
+    phone_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     is_citizen = models.BooleanField(_("群众账号"), default=False)
 
@@ -43,8 +69,25 @@ class User(AbstractUser):
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
 
+    objects = UserManager()
+
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.phone:
+            number = normalise_phone(self.phone)
+            if number is None:
+                # The value itself is left out of the message: it may end up in a log.
+                raise ValueError("User.phone must be a mainland mobile number")
+            self.phone = number
+        else:
+            self.phone = None
+        self.phone_index = phone_blind_index(self.phone)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "phone" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "phone_index"}
+        super().save(*args, **kwargs)
 
 
 class Membership(models.Model):
@@ -82,13 +125,14 @@ class Membership(models.Model):
 
 
 class VerificationCode(models.Model):
-    """An SMS code, stored as a hash only; attempts are counted so it cannot be brute-forced."""
+    """An SMS code, stored as a hash only; attempts are counted so it cannot be brute-forced.
+    The phone is kept only as its blind index: codes are looked up by number, never shown."""
 
     class Purpose(models.TextChoices):
         SIGNUP = "signup", _("注册")
         RESET = "reset", _("重置密码")
 
-    phone = models.CharField(max_length=11, db_index=True)
+    phone_index = models.CharField(max_length=64, db_index=True)
     purpose = models.CharField(max_length=10, choices=Purpose.choices)
     code_hash = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,8 +3,13 @@
 import re
 import unicodedata
 
-_MOBILE = re.compile(r"1[3-9]\d{9}")
-_SEPARATORS = re.compile(r"[\s\-()（）\u200b\u200c\u200d\ufeff]")
+from sizhi.privacy.crypto import blind_index
+from sizhi.privacy.masking import mask_phone as mask_phone
+
+PHONE_PURPOSE = "phone"  # one namespace for every phone column, so a resident's number finds their account
+
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")  # ASCII only: \d also matches other scripts' digits
+_SEPARATORS = re.compile(r"[\s\-()（）\u200b\u200c\u200d\u2060\ufeff]")
 
 
 def normalise_phone(raw: str) -> str | None:
@@ -20,5 +25,7 @@ def normalise_phone(raw: str) -> str | None:
     return text if _MOBILE.fullmatch(text) else None
 
 
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "****"
+def phone_blind_index(raw: str | None) -> str | None:
+    """The blind index of `raw` normalised, or None when it is not a mainland mobile number."""
+    number = normalise_phone(raw or "")
+    return blind_index(number, purpose=PHONE_PURPOSE) if number else None

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from sizhi.accounts.errors import AccountError
 from sizhi.accounts.models import User, VerificationCode
-from sizhi.accounts.phones import normalise_phone
+from sizhi.accounts.phones import normalise_phone, phone_blind_index
 from sizhi.notify.sms import send_sms
 
 CODE_DIGITS = 6
@@ -81,7 +81,8 @@ def verification_code_send(*, phone: str, purpose: str) -> VerificationCode:
     number = _require_phone(phone)
     if purpose not in Purpose.values:
         raise ValueError(f"unknown verification purpose {purpose!r}")
-    registered = User.objects.filter(phone=number).exists()
+    registered = User.objects.with_phone(number).exists()
+    index = phone_blind_index(number)
     code = _new_code()
     text, carries_code = _message(purpose, code, registered=registered)
     if not carries_code:
@@ -91,7 +92,7 @@ def verification_code_send(*, phone: str, purpose: str) -> VerificationCode:
 
     now = timezone.now()
     with transaction.atomic():
-        recent = VerificationCode.objects.filter(phone=number, created_at__gte=now - timedelta(days=1))
+        recent = VerificationCode.objects.filter(phone_index=index, created_at__gte=now - timedelta(days=1))
         last = recent.order_by("-created_at").values_list("created_at", flat=True).first()
         if last is not None and now - last < RESEND_INTERVAL:
             wait = math.ceil((RESEND_INTERVAL - (now - last)).total_seconds())
@@ -110,7 +111,7 @@ def verification_code_send(*, phone: str, purpose: str) -> VerificationCode:
                 code="code_too_soon", field="phone",
             )
         row = VerificationCode.objects.create(
-            phone=number, purpose=purpose, code_hash=_code_hash(number, purpose, code), expires_at=now + CODE_TTL
+            phone_index=index, purpose=purpose, code_hash=_code_hash(number, purpose, code), expires_at=now + CODE_TTL
         )
     send_sms(number, text)
     return row
@@ -131,7 +132,7 @@ def _check_code(*, phone: str, purpose: str, code: str) -> AccountError | None:
     now = timezone.now()
     row = (
         VerificationCode.objects.select_for_update()
-        .filter(phone=phone, purpose=purpose, used_at__isnull=True)
+        .filter(phone_index=phone_blind_index(phone), purpose=purpose, used_at__isnull=True)
         .order_by("-created_at", "-id")
         .first()
     )
@@ -180,7 +181,7 @@ def citizen_signup(*, phone: str, code: str, password: str, display_name: str = 
     with transaction.atomic():
         failure = _check_code(phone=number, purpose=Purpose.SIGNUP, code=code)
         if failure is None:
-            if User.objects.filter(phone=number).exists():
+            if User.objects.with_phone(number).exists():
                 failure = AccountError(
                     _("该手机号已注册，请直接登录。"), code="phone_registered", field="phone"
                 )

@@ -33,12 +33,13 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
-        if self.context and self.model is not None and self.context != self._default_context():
+        # Only a context other than the default goes into migrations; an unbound field (as in a
+        # migration file being loaded) keeps whatever it was given.
+        model = getattr(self, "model", None)
+        default = f"{model._meta.app_label}.{model._meta.model_name}.{self.name}" if model is not None else ""
+        if self.context and self.context != default:
             kwargs["context"] = self.context
         return name, path, args, kwargs
-
-    def _default_context(self) -> str:
-        return f"{self.model._meta.app_label}.{self.model._meta.model_name}.{self.name}"
 
     def from_db_value(self, value: Any, expression: Expression, connection: BaseDatabaseWrapper) -> Any:
         if value is None or value == "":

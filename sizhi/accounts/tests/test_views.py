@@ -163,7 +163,7 @@ def test_signup_by_phone_and_code_signs_the_citizen_in(db: None, client: Client)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("web:home")
-    user = User.objects.get(phone="13912345678")
+    user = User.objects.get_by_phone("13912345678")
     assert user.is_citizen
     assert client.session["_auth_user_id"] == str(user.pk)
     # and the new account logs in with its phone number
@@ -213,7 +213,7 @@ def test_wrong_code_is_shown_next_to_the_code_field(db: None, client: Client) ->
     errors = re.search(r'data-testid="code-errors"[^>]*>(.*?)</ul>', body(response), re.S)
     assert errors and "验证码不正确" in errors.group(1)
     assert VerificationCode.objects.get().attempts == 1
-    assert not User.objects.filter(phone="13912345678").exists()
+    assert not User.objects.with_phone("13912345678").exists()
 
 
 def test_password_mismatch_is_caught_before_the_code(db: None, client: Client) -> None:
