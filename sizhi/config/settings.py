@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -180,12 +181,51 @@ else:
         "consumer": {"workers": env_int("SIZHI_WORKER_THREADS", 2), "worker_type": "thread"},
     }
 
+# --- transport and browser security (docs/security.md) -----------------------------------------
+# Secure by default whenever DEBUG is off; each can be relaxed by its SIZHI_* variable, e.g. for
+# `make serve-prod` over plain HTTP on 127.0.0.1 (SIZHI_SSL_REDIRECT=0 SIZHI_COOKIE_SECURE=0
+# SIZHI_HSTS_SECONDS=0). `sizhi check --deploy` is clean with the defaults.
+_SECURE_DEFAULT = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SIZHI_SSL_REDIRECT", _SECURE_DEFAULT)
+SECURE_HSTS_SECONDS = env_int("SIZHI_HSTS_SECONDS", 31_536_000 if _SECURE_DEFAULT else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SIZHI_HSTS_INCLUDE_SUBDOMAINS", _SECURE_DEFAULT)
+SECURE_HSTS_PRELOAD = env_bool("SIZHI_HSTS_PRELOAD", _SECURE_DEFAULT)
+# Only behind a proxy that sets (and strips client copies of) the header: opt-in. "1" means the
+# usual X-Forwarded-Proto: https; "HTTP_X_SOMETHING,value" names another header.
+_proxy_ssl = env_list("SIZHI_PROXY_SSL_HEADER", [])
+if _proxy_ssl == ["1"] or _proxy_ssl == ["true"]:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+elif len(_proxy_ssl) == 2:
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl[0], _proxy_ssl[1])
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SIZHI_SECURE_COOKIES", False)
+# SIZHI_SECURE_COOKIES is the older name of SIZHI_COOKIE_SECURE, still read.
+SESSION_COOKIE_SECURE = env_bool("SIZHI_COOKIE_SECURE", env_bool("SIZHI_SECURE_COOKIES", _SECURE_DEFAULT))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "same-origin"
+SECURE_REFERRER_POLICY = env_str("SIZHI_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = env_str("SIZHI_CROSS_ORIGIN_OPENER_POLICY", "same-origin")
+# Content-Security-Policy (django-csp): scripts only from this site (no inline script anywhere),
+# no <style> blocks from elsewhere. Inline style ATTRIBUTES are allowed (style-src-attr) because
+# ECharts writes its tooltips and Leaflet its markers as HTML with style="…"; they cannot run code.
+_tile_url = env_str("SIZHI_TILE_URL", "")
+_tile_origin = "/".join(_tile_url.split("/")[:3]) if _tile_url.startswith(("https://", "http://")) else ""
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *([_tile_origin] if _tile_origin else [])],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -12,3 +12,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SIZHI_AUDIT_STRICT = True  # audit: a sensitive value in an audit detail is a bug, fail the test
+# The test client and the browser tests speak plain HTTP to the test server: no redirect to HTTPS
+# and no Secure-only cookies (the header tests turn these on with override_settings).
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
