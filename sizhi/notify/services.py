@@ -27,8 +27,9 @@ def notify_users(
         if sms and user.phone:
             rows.append(
                 Notification(
-                    channel=NotificationChannel.SMS, recipient=user, phone=user.phone,
-                    subject=subject, body=body, link=link,
+                    # No phone copied here: the worker reads the recipient's encrypted number
+                    # when it sends, so the outbox never holds one in clear (PIPL).
+                    channel=NotificationChannel.SMS, recipient=user, subject=subject, body=body, link=link,
                 )
             )
         if email and user.email:

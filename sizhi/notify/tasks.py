@@ -35,7 +35,11 @@ def backoff(attempts: int) -> timedelta:
 
 def _send(row: Notification) -> None:
     if row.channel == NotificationChannel.SMS:
-        send_sms(row.phone, f"{row.subject} {row.body}")
+        # The recipient's (encrypted) number; `phone` only for rows queued before that.
+        phone = (row.recipient.phone if row.recipient is not None else None) or row.phone
+        if not phone:
+            return  # the recipient removed their number after the message was queued
+        send_sms(phone, f"{row.subject} {row.body}")
     elif row.channel == NotificationChannel.EMAIL:
         send_mail(row.subject, row.body, None, [row.email], fail_silently=False)
     elif row.channel == NotificationChannel.WEBHOOK:
@@ -66,7 +70,7 @@ def deliver_batch() -> int:
         )
         if claimed != 1:
             continue
-        row = Notification.objects.select_related("webhook").get(pk=pk)
+        row = Notification.objects.select_related("webhook", "recipient").get(pk=pk)
         try:
             _send(row)
         except Exception as exc:  # one failing gateway call must not stop the rest of the batch

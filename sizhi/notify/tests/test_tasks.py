@@ -52,7 +52,7 @@ def citizen(db: None) -> User:
 
 def sms(user: User, **fields: object) -> Notification:
     values: dict[str, object] = {
-        "channel": NotificationChannel.SMS, "recipient": user, "phone": user.phone, "subject": "您的反映已受理",
+        "channel": NotificationChannel.SMS, "recipient": user, "subject": "您的反映已受理",
         "body": "编号 LY2026 已受理。",
     }
     values.update(fields)
