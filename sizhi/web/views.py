@@ -103,6 +103,8 @@ def _home_sections() -> list[HomeSection]:
             [
                 HomeItem(gettext_lazy("有事您说话"), gettext_lazy("道路、环境、安全等问题，随手拍照反映"),
                          reverse("web:report"), "home-report", primary=True),
+                HomeItem(gettext_lazy("书记信箱"), gettext_lazy("写信给村、乡镇、县委书记，可匿名"),
+                         reverse("mailbox:write"), "home-mailbox"),
                 HomeItem(gettext_lazy("我的反映"), gettext_lazy("查看我提交过的反映和办理进度"),
                          reverse("web:my_reports"), "home-my-reports"),
                 HomeItem(gettext_lazy("进度查询"), gettext_lazy("凭查询码查看办理进度、评价结果"),
