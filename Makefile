@@ -20,7 +20,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST ?= $(BIN)/pytest -p no:cacheprovider
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-pg lint browsers demo-reset clean
+.PHONY: help setup run test test-pg lint browsers demo-reset clean serve-prod
 
 help:
 	@echo "make run        set up, migrate, load the demo city, serve $(ADDRESS) with the worker"
@@ -29,6 +29,7 @@ help:
 	@echo "make lint       ruff and mypy"
 	@echo "make browsers   install Debian's Chromium for the browser tests"
 	@echo "make demo-reset remove the demo city and load it again"
+	@echo "make serve-prod the production profile: PostgreSQL, Redis, gunicorn + worker (.env, see .env.example)"
 	@echo "make setup      only the set-up: .venv (pip) and node_modules (npm)"
 
 setup: $(PY_STAMP) $(NODE_STAMP)
@@ -49,6 +50,12 @@ run: setup
 	SIZHI_DEBUG=1 $(SIZHI) migrate --noinput
 	SIZHI_DEBUG=1 $(SIZHI) demo load
 	SIZHI_DEBUG=1 exec $(SIZHI) serve $(ADDRESS)
+
+# The production profile on this machine: PostgreSQL and Redis (from .env, else the local ones),
+# migrate, collectstatic, then gunicorn and the huey worker together; Ctrl-C stops both.
+# docs/deploy.md describes the same processes on several machines.
+serve-prod: setup
+	bash scripts/serve_prod.sh
 
 test: setup
 	$(PYTEST) $(PYTEST_ARGS)
