@@ -29,11 +29,24 @@ export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-sizhi.config.settings}"
 # redirects to nowhere. Behind TLS (docs/deploy.md) these stay at their safe defaults — leave
 # them out of the real .env.
 export SIZHI_SSL_REDIRECT="${SIZHI_SSL_REDIRECT:-0}"
-export SIZHI_SECURE_COOKIES="${SIZHI_SECURE_COOKIES:-0}"
+export SIZHI_COOKIE_SECURE="${SIZHI_COOKIE_SECURE:-0}"
 export SIZHI_HSTS_SECONDS="${SIZHI_HSTS_SECONDS:-0}"
 export PYTHONUNBUFFERED=1
 
 log() { printf '[serve-prod] %s\n' "$*" >&2; }
+
+# No key given: one made on first start and kept (mode 600) under the data folder, so that
+# sessions survive a restart. A real deployment sets SIZHI_SECRET_KEY, the same on every node.
+if [ -z "${SIZHI_SECRET_KEY:-}" ]; then
+  key_file="${SIZHI_DATA_DIR:-var}/secret_key"
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077 && "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$key_file")
+    log "made a secret key in $key_file"
+  fi
+  SIZHI_SECRET_KEY="$(cat "$key_file")"
+  export SIZHI_SECRET_KEY
+fi
 
 if [ "$SIZHI_DEBUG" != "0" ]; then
   log "SIZHI_DEBUG must be 0 in the production profile"
