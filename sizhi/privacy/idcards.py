@@ -17,6 +17,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from sizhi.privacy.crypto import blind_index
+
+ID_NUMBER_PURPOSE = "id_number"
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 # Whitespace of any kind, zero-width characters and the BOM, which survive copy and paste.
@@ -85,3 +89,8 @@ def is_valid_id_number(raw: str) -> bool:
 def birth_date(id_number: str) -> datetime.date:
     """The birth date of an already-normalised number."""
     return datetime.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def id_number_blind_index(raw: str) -> str:
+    """The blind index of a number however it was typed; ValidationError when it is not valid."""
+    return blind_index(normalise_id_number(raw), purpose=ID_NUMBER_PURPOSE)

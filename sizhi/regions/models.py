@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from sizhi.accounts.phones import normalise_phone, phone_blind_index
+from sizhi.privacy.fields import EncryptedTextField
+from sizhi.privacy.idcards import id_number_blind_index, normalise_id_number
 
 
 class RegionLevel(models.TextChoices):
@@ -218,8 +223,10 @@ class Household(models.Model):
 
 
 class Resident(models.Model):
-    """A resident. The ID-card number and phone are added by the personal-data work with
-    encryption at rest and a blind index; nothing sensitive is stored in clear here."""
+    """A resident. The ID-card number and phone are personal data (PIPL): ciphertext in the
+    database, plaintext in Python, found through their keyed blind indexes. save() keeps each
+    index in step with its value; register and change residents through
+    sizhi.privacy.services, which validates and audits."""
 
     household = models.ForeignKey(
         Household, on_delete=models.CASCADE, related_name="residents", verbose_name=_("户")
@@ -228,6 +235,13 @@ class Resident(models.Model):
     relation = models.CharField(_("与户主关系"), max_length=20, blank=True)
     birth_year = models.PositiveSmallIntegerField(_("出生年份"), null=True, blank=True)
     is_party_member = models.BooleanField(_("党员"), default=False)
+    id_number = EncryptedTextField(_("身份证号码"), null=True, blank=True)
+    # One person, one registration: the index is unique.
+    id_number_index = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    phone = EncryptedTextField(_("手机号"), null=True, blank=True)
+    phone_index = models.CharField(  # noqa: DJ001 - NULL is "no phone", like the ciphertext column
+        max_length=64, db_index=True, null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("居民")
@@ -235,3 +249,20 @@ class Resident(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.id_number = normalise_id_number(self.id_number) if self.id_number else None
+        self.id_number_index = id_number_blind_index(self.id_number) if self.id_number else None
+        if self.phone:
+            number = normalise_phone(self.phone)
+            if number is None:
+                raise ValueError("Resident.phone must be a mainland mobile number")  # never the value
+            self.phone = number
+        else:
+            self.phone = None
+        self.phone_index = phone_blind_index(self.phone)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            extra = {f"{f}_index" for f in ("id_number", "phone") if f in update_fields}
+            kwargs["update_fields"] = {*update_fields, *extra}
+        super().save(*args, **kwargs)
