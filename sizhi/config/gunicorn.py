@@ -51,14 +51,17 @@ preload_app = _bool("SIZHI_WEB_PRELOAD", True)
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # Only the load balancer's addresses may set X-Forwarded-For / -Proto.
 forwarded_allow_ips = os.environ.get("SIZHI_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27's control socket sits at one path per user: two instances on a machine would fight
+# over it, and nothing here uses it.
+control_socket_disable = True
 limit_request_line = 4094
 limit_request_fields = 100
 
 accesslog = "-" if _bool("SIZHI_ACCESS_LOG", True) else None
 errorlog = "-"
 loglevel = os.environ.get("SIZHI_GUNICORN_LOG_LEVEL", "info")
-# method, path (redacted, no query), status, bytes, duration in ms, worker pid.
-access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms pid=%(p)s'
+# method, path (redacted, no query), status, bytes, duration in ms, <worker pid>.
+access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms %(p)s'
 logger_class = "sizhi.config.gunicorn.RedactingLogger"
 
 # Path segments after these hold secrets: tracking codes (/track/<code>/, /api/v1/track/<code>/…,
