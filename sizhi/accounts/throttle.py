@@ -1,6 +1,13 @@
 """Fixed-window counters in Django's cache, for limits on anonymous endpoints (login, SMS,
 tracking lookups, report intake).
 
+Fixed window: the first event of a subject opens a window of `Limit.window` seconds, every event
+in it counts, and the count starts again when it ends (the cache entry expires). A client may
+therefore get up to twice the count across a window boundary, which is acceptable for flood
+protection and costs one atomic cache increment per event (Redis INCR in production). Each
+window also remembers when it ends, so that a refusal can say when to try again
+(`Limit.retry_after`, sent as the HTTP Retry-After header).
+
 It lives in accounts because both accounts and web use it and web may import accounts, never
 the other way round. Counter keys are hashed, so the cache never holds a phone number or an
 address in clear.
@@ -9,10 +16,15 @@ address in clear.
 from __future__ import annotations
 
 import hashlib
+import math
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.http import HttpRequest
+
+from sizhi.accounts.phones import normalise_phone
 
 
 @dataclass(frozen=True)
@@ -21,10 +33,52 @@ class Limit:
     count: int
     window: int  # seconds
 
+    def retry_after(self, subject: str) -> int:
+        """Whole seconds until `subject`'s current window ends and its count starts again (at
+        least 1; the whole window when the end is not known, e.g. after a cache restart)."""
+        ends = cache.get(_ends_key(self, subject))
+        if not isinstance(ends, (int, float)):
+            return self.window
+        return max(1, min(self.window, math.ceil(ends - time.time())))
+
+    def retry_after_minutes(self, subject: str) -> int:
+        return max(1, math.ceil(self.retry_after(subject) / 60))
+
 
 # "Me too" by one account, on the citizen pages and through the API alike (one budget per
 # account): one per case anyway; this stops one account touching every case.
 SUPPORTS_PER_USER = Limit("support-user", 30, 60 * 60)
+
+
+# Public report intake (web form, JSON API, Open311), one budget per subject across channels.
+# Generous per address, because many villagers share one carrier address (CGNAT); tight per phone
+# and per account, which one person owns.
+REPORTS_PER_ADDRESS = Limit("report-address", 60, 60 * 60)
+REPORTS_PER_USER = Limit("report-user", 30, 60 * 60)
+REPORTS_PER_PHONE = Limit("report-phone", 20, 60 * 60)
+# An Open311 client is a whole partner system relaying many residents from one server address.
+OPEN311_PER_ADDRESS = Limit("open311-address", 1200, 60 * 60)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    limit: Limit
+    retry_after: int  # seconds
+
+    @property
+    def minutes(self) -> int:
+        return max(1, math.ceil(self.retry_after / 60))
+
+
+def hit_all(checks: Iterable[tuple[Limit, str | None]]) -> Refusal | None:
+    """Count one event against every (limit, subject) pair (a None subject is skipped) and
+    return the refusal with the longest wait when any of them is over its limit."""
+    refusals = [
+        Refusal(limit, limit.retry_after(subject))
+        for limit, subject in checks
+        if subject is not None and not hit(limit, subject)
+    ]
+    return max(refusals, key=lambda r: r.retry_after) if refusals else None
 
 
 def client_address(request: HttpRequest) -> str:
@@ -38,16 +92,26 @@ def _key(limit: Limit, subject: str) -> str:
     return f"sizhi:throttle:{limit.scope}:{digest}"
 
 
+def _ends_key(limit: Limit, subject: str) -> str:
+    return _key(limit, subject) + ":ends"
+
+
+def _open_window(limit: Limit, subject: str) -> None:
+    cache.set(_ends_key(limit, subject), time.time() + limit.window, limit.window)
+
+
 def hit(limit: Limit, subject: str) -> bool:
     """Count one event for `subject`; True while the count is still within the limit."""
     key = _key(limit, subject)
     if cache.add(key, 1, limit.window):
+        _open_window(limit, subject)
         return True
     try:
         count = cache.incr(key)
     except ValueError:
         # The window expired between add() and incr(): this event opens a new one.
         cache.add(key, 1, limit.window)
+        _open_window(limit, subject)
         return True
     return count <= limit.count
 
@@ -59,4 +123,11 @@ def exceeded(limit: Limit, subject: str) -> bool:
 
 
 def reset(limit: Limit, subject: str) -> None:
-    cache.delete(_key(limit, subject))
+    cache.delete_many([_key(limit, subject), _ends_key(limit, subject)])
+
+
+def phone_subject(raw: str | None) -> str | None:
+    """The per-phone counter subject of a phone however it was typed (+86, spaces, full-width
+    digits), or None when it is not a mainland mobile number. Hashed by _key like every subject."""
+    number = normalise_phone(raw or "")
+    return f"phone:{number}" if number else None

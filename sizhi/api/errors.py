@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from sizhi.accounts.throttle import Refusal
 from sizhi.api.services import TokenError
 from sizhi.cases.errors import CaseError
 
@@ -72,6 +73,11 @@ def rate_limited(retry_after: int) -> ApiError:
     return ApiError(
         429, "rate_limited", _("操作过于频繁，请稍后再试。"), headers={"Retry-After": str(retry_after)}
     )
+
+
+def report_rate_limited(refusal: Refusal) -> ApiError:
+    message = _("提交过于频繁，请 %(n)d 分钟后再试。如情况紧急，请拨打 12345 或 110。") % {"n": refusal.minutes}
+    return ApiError(429, "rate_limited", message, headers={"Retry-After": str(refusal.retry_after)})
 
 
 # --- validation messages -------------------------------------------------------------------------

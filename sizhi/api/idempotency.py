@@ -84,6 +84,12 @@ def service_key(user: User | None, key: str) -> str:
     return hashlib.sha256(f"api:{owner}:{key}".encode()).hexdigest()
 
 
+def _asks_anonymity(request: HttpRequest) -> bool:
+    if request.content_type not in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+        return False
+    return request.POST.get("is_anonymous", "").strip().lower() in {"1", "true", "on", "yes", "t", "y"}
+
+
 def _stored(user: User | None, key: str) -> IdempotencyRecord | None:
     qs = IdempotencyRecord.objects.filter(key=key)
     qs = qs.filter(user=user) if user is not None else qs.filter(user__isnull=True)
@@ -108,7 +114,8 @@ def idempotent(view: View) -> View:
         if not _KEY.fullmatch(key):  # ninja checks the pattern too; this keeps the wrapper safe alone
             fields = {"Idempotency-Key": _("格式不正确。")}
             raise ApiError(400, "validation_error", _("请检查填写的内容。"), fields=fields)
-        user = request_user(request)
+        # An anonymous report must not be linked to the account that sent it, not even here.
+        user = None if _asks_anonymity(request) else request_user(request)
         fingerprint = request_fingerprint(request)
         method, path = request.method or "POST", request.path[:300]
         with transaction.atomic():

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from sizhi.accounts import throttle
 from sizhi.cases.errors import CaseError
 from sizhi.cases.models import AttributeDatatype, Case, CaseEvent, Category, CategoryAttribute
 from sizhi.cases.services import NOTE_MAX
@@ -56,11 +57,12 @@ P = ParamSpec("P")
 
 
 class Open311Error(Exception):
-    def __init__(self, status: int, code: str, description: str) -> None:
+    def __init__(self, status: int, code: str, description: str, *, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.code = code
         self.description = description
+        self.retry_after = retry_after
 
 
 def _bad(code: str, description: str) -> Open311Error:
@@ -95,7 +97,10 @@ def open311_endpoint(*methods: str) -> Callable[[View[P]], View[P]]:
                     raise _bad("nul_byte", _("请求中含有空字符（NUL），无法处理。"))
                 return view(request, *args, **kwargs)
             except Open311Error as exc:
-                return error_response(fmt, exc.status, [(exc.code, exc.description)])
+                response = error_response(fmt, exc.status, [(exc.code, exc.description)])
+                if exc.retry_after is not None:
+                    response["Retry-After"] = str(exc.retry_after)
+                return response
             except CaseError as exc:
                 return error_response(fmt, 404 if exc.http_status == 404 else 400, [(exc.code, str(exc.message))])
 
@@ -416,9 +421,24 @@ def requests_collection(request: HttpRequest, fmt: Format) -> HttpResponse:
     return respond(fmt, "service_requests", rows)
 
 
+def _throttle_create(request: HttpRequest, params: QueryDict) -> None:
+    """Per sending address (a partner system relays many residents, so its budget is large) and
+    per resident phone, the latter shared with the web form and the JSON API."""
+    refusal = throttle.hit_all([
+        (throttle.OPEN311_PER_ADDRESS, throttle.client_address(request)),
+        (throttle.REPORTS_PER_PHONE, throttle.phone_subject(_param(params, "phone"))),
+    ])
+    if refusal is not None:
+        raise Open311Error(
+            429, "rate_limited",
+            _("提交过于频繁，请 %(n)d 分钟后再试。") % {"n": refusal.minutes}, retry_after=refusal.retry_after,
+        )
+
+
 def _create_request(request: HttpRequest, fmt: Format) -> HttpResponse:
     client = _api_client(request)
     params = request.POST
+    _throttle_create(request, params)
     code = _param(params, "service_code")
     if not code:
         raise _bad("service_code_required", _("缺少 service_code。"))

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from sizhi.accounts import throttle
 from sizhi.accounts.models import User
+from sizhi.audit.services import suppress_source
 from sizhi.cases import merging, selectors, services
 from sizhi.cases.errors import CaseError
 from sizhi.cases.models import Case, CaseEvent, Category
@@ -48,10 +49,11 @@ from sizhi.web.forms import (
     TrackLookupForm,
 )
 
-# Report intake: generous, because many villagers share one carrier address (CGNAT), but enough
-# to stop one client from flooding the dispatchers' queue.
-REPORTS_PER_USER = throttle.Limit("report-user", 30, 60 * 60)
-REPORTS_PER_ADDRESS = throttle.Limit("report-address", 60, 60 * 60)
+# Report intake, one budget with the API (accounts.throttle): per address, per account and per
+# phone, enough to stop one client from flooding the dispatchers' queue.
+REPORTS_PER_USER = throttle.REPORTS_PER_USER
+REPORTS_PER_ADDRESS = throttle.REPORTS_PER_ADDRESS
+REPORTS_PER_PHONE = throttle.REPORTS_PER_PHONE
 # Tracking-code lookups: every lookup through the form and every miss on a tracking URL counts.
 TRACK_LOOKUPS = throttle.Limit("track-address", 30, 10 * 60)
 # "Same problem?" lookups while a report is typed (debounced by the page): enough for a few
@@ -123,11 +125,17 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- report (有事您说话) -------------------------------------------------------------------------
 
 
-def _report_allowed(request: HttpRequest) -> bool:
+def _report_refusal(request: HttpRequest) -> throttle.Refusal | None:
     user = _user(request)
-    if user is not None:
-        return throttle.hit(REPORTS_PER_USER, str(user.pk))
-    return throttle.hit(REPORTS_PER_ADDRESS, throttle.client_address(request))
+    return throttle.hit_all([
+        (REPORTS_PER_ADDRESS, throttle.client_address(request)),
+        (REPORTS_PER_USER, str(user.pk) if user is not None else None),
+        (REPORTS_PER_PHONE, throttle.phone_subject(user.phone) if user is not None else None),
+    ])
+
+
+def _asks_anonymity(request: HttpRequest, user: User | None) -> bool:
+    return user is None or request.POST.get("is_anonymous", "") not in ("", "off", "false", "0")
 
 
 @never_cache
@@ -139,6 +147,9 @@ def report(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _render_report(request, ReportForm())
 
+    if _asks_anonymity(request, user):
+        # An anonymous report keeps no source address, not even in the audit trail.
+        suppress_source(request)
     form = ReportForm(request.POST, request.FILES)
     valid = form.is_valid()
     # The chosen category's questions come back with the answers typed, whatever else was wrong.
@@ -147,9 +158,13 @@ def report(request: HttpRequest) -> HttpResponse:
         if "idempotency_key" in form.errors:
             form.renew_key()
         return _render_report(request, form, questions=questions, status=400)
-    if not _report_allowed(request):
-        form.add_error(None, _("提交过于频繁，请稍后再试。如情况紧急，请拨打 12345 或 110。"))
-        return _render_report(request, form, questions=questions, status=429)
+    refusal = _report_refusal(request)
+    if refusal is not None:
+        form.add_error(None, _("提交过于频繁，请 %(n)d 分钟后再试。如情况紧急，请拨打 12345 或 110。") % {
+            "n": refusal.minutes})
+        response = _render_report(request, form, questions=questions, status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
 
     data = form.cleaned_data
     try:
@@ -216,6 +231,13 @@ def _json_error(code: str, message: str, status: int, **extra: Any) -> JsonRespo
     return JsonResponse({"ok": False, "error": code, "message": message, **extra}, status=status)
 
 
+def _throttled_json(limit: throttle.Limit, subject: str, message: str) -> JsonResponse:
+    wait = limit.retry_after(subject)
+    response = _json_error("throttled", message, 429, retry_after=wait)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def _coordinate(raw: str, low: float, high: float) -> float | None:
     try:
         value = float(raw) if len(raw) <= 32 else math.nan
@@ -231,8 +253,9 @@ def similar(request: HttpRequest) -> JsonResponse:
     resident can say "me too" instead of filing it again. Each item carries the public title,
     the status label, the distance in metres, the day it was reported and where to say "me
     too": never who reported it, never a letter to the secretary, never a finished case."""
-    if not throttle.hit(SIMILAR_LOOKUPS, throttle.client_address(request)):
-        return _json_error("throttled", _("查询过于频繁，请稍后再试。"), 429)
+    address = throttle.client_address(request)
+    if not throttle.hit(SIMILAR_LOOKUPS, address):
+        return _throttled_json(SIMILAR_LOOKUPS, address, _("查询过于频繁，请稍后再试。"))
     lat = _coordinate(request.GET.get("lat", ""), -90.0, 90.0)
     lng = _coordinate(request.GET.get("lng", ""), -180.0, 180.0)
     if lat is None or lng is None:
@@ -274,7 +297,7 @@ def case_support(request: HttpRequest, pk: int) -> JsonResponse:
     if case is None:
         return _json_error("not_found", _("没有找到这个问题。"), 404)
     if not throttle.hit(SUPPORTS_PER_USER, str(user.pk)):
-        return _json_error("throttled", _("操作过于频繁，请稍后再试。"), 429)
+        return _throttled_json(SUPPORTS_PER_USER, str(user.pk), _("操作过于频繁，请稍后再试。"))
     try:
         merging.case_support(case=case, user=user)
     except CaseError as err:
@@ -312,12 +335,14 @@ def my_reports(request: HttpRequest) -> HttpResponse:
 
 
 def _too_many_lookups(request: HttpRequest) -> HttpResponse:
-    return render(
+    wait = TRACK_LOOKUPS.retry_after(throttle.client_address(request))
+    response = render(
         request, "web/track.html",
-        {"form": TrackLookupForm(), "throttled": True,
-         "window_minutes": TRACK_LOOKUPS.window // 60},
+        {"form": TrackLookupForm(), "throttled": True, "window_minutes": max(1, math.ceil(wait / 60))},
         status=429,
     )
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def _case_for_code(request: HttpRequest, code: str) -> Case | HttpResponse:

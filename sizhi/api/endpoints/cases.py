@@ -16,6 +16,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Path, Query, Router, UploadedFile
 
+from sizhi.accounts import throttle
 from sizhi.accounts.selectors import is_admin
 from sizhi.api.auth import OPTIONAL_AUTH_OPENAPI, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, request_user
 from sizhi.api.endpoints.common import (
@@ -30,7 +31,7 @@ from sizhi.api.endpoints.common import (
     in_staff_scope,
     staff_user,
 )
-from sizhi.api.errors import ApiError, forbidden, not_found
+from sizhi.api.errors import ApiError, forbidden, not_found, report_rate_limited
 from sizhi.api.idempotency import IdempotencyKey, idempotent, service_key
 from sizhi.api.pagination import paginate
 from sizhi.api.responses import respond
@@ -40,6 +41,7 @@ from sizhi.api.schemas import (
     CaseListQuery,
     CaseSummary,
     DispatchIn,
+    ErrorOut,
     HandleIn,
     Page,
     PageQuery,
@@ -53,6 +55,7 @@ from sizhi.api.schemas import (
     VerifyIn,
     case_summary,
 )
+from sizhi.audit.services import suppress_source
 from sizhi.cases import selectors, services
 from sizhi.cases.models import Category
 from sizhi.cases.workflow import CaseStatus, Channel
@@ -104,7 +107,7 @@ def _attributes(raw: str | None) -> dict[str, Any] | None:
 
 
 @router.post(
-    "/reports", auth=SIGNED_IN_OR_ANONYMOUS, response={201: ReportOut, **WRITE_ERRORS},
+    "/reports", auth=SIGNED_IN_OR_ANONYMOUS, response={201: ReportOut, 429: ErrorOut, **WRITE_ERRORS},
     openapi_extra=OPTIONAL_AUTH_OPENAPI, tags=["reports"], summary="上报问题（可匿名，可附照片）",
 )
 @idempotent
@@ -116,6 +119,17 @@ def report_submit(
     user = request_user(request)
     if user is not None and is_admin(user):
         raise forbidden(_("管理员账号不能上报案件。"))
+    anonymous = data.is_anonymous or user is None
+    if anonymous:
+        # No source address in the audit trail, and no account behind the idempotency record.
+        suppress_source(request)
+    refusal = throttle.hit_all([
+        (throttle.REPORTS_PER_ADDRESS, throttle.client_address(request)),
+        (throttle.REPORTS_PER_USER, str(user.pk) if user is not None else None),
+        (throttle.REPORTS_PER_PHONE, throttle.phone_subject(user.phone) if user is not None else None),
+    ])
+    if refusal is not None:
+        raise report_rate_limited(refusal)
     case = services.report_submit(
         reporter=user,
         description=data.description,
@@ -126,10 +140,10 @@ def report_submit(
         address=data.address,
         photos=list(photos or []),
         # Nobody signed in means nobody to link the case to: such a report is anonymous.
-        is_anonymous=data.is_anonymous or user is None,
+        is_anonymous=anonymous,
         channel=Channel.APP,
         attributes=_attributes(data.attributes),
-        idempotency_key=service_key(user, idempotency_key) if idempotency_key else None,
+        idempotency_key=service_key(None if anonymous else user, idempotency_key) if idempotency_key else None,
         actor=user,
     )
     body = ReportOut(

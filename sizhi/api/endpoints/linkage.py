@@ -224,7 +224,7 @@ def case_support(request: HttpRequest, case_id: CaseId, idempotency_key: Idempot
     if case is None:
         raise not_found()
     if not throttle.hit(SUPPORTS_PER_USER, str(user.pk)):
-        raise rate_limited(SUPPORTS_PER_USER.window)
+        raise rate_limited(SUPPORTS_PER_USER.retry_after(str(user.pk)))
     merging.case_support(case=case, user=user)
     return respond(request, 201, SupportOut(supporter_count=merging.supporters(case)))
 

@@ -39,8 +39,9 @@ def _case_for_code(request: HttpRequest, code: str) -> tuple[Case, User | None]:
     user = request_user(request)
     if user is not None and is_admin(user):
         raise forbidden(_("管理员账号不能访问案件。"))
-    if not throttle.hit(TRACK_ACTIONS_PER_ADDRESS, throttle.client_address(request)):
-        raise rate_limited(TRACK_ACTIONS_PER_ADDRESS.window)
+    address = throttle.client_address(request)
+    if not throttle.hit(TRACK_ACTIONS_PER_ADDRESS, address):
+        raise rate_limited(TRACK_ACTIONS_PER_ADDRESS.retry_after(address))
     case = selectors.case_by_tracking_code(code)
     if case is None:
         raise not_found()
