@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from sizhi.cases.exports import safe_text
 from sizhi.insight.hotspots import HotIssue, Message, detect_hot_issues
 
 REQUIRED = ("id", "title", "detail", "time")
@@ -124,7 +125,8 @@ def write_issues(path: Path, issues: list[HotIssue]) -> None:
         writer.writerow(OUTPUT_COLUMNS)
         for issue in issues:
             writer.writerow([
-                issue.rank, f"{issue.heat:.2f}", issue.label, issue.place,
+                # Labels and places are citizens' words: never a formula when opened in a spreadsheet.
+                issue.rank, f"{issue.heat:.2f}", safe_text(issue.label), safe_text(issue.place),
                 issue.first_time.strftime("%Y-%m-%d %H:%M:%S"), issue.last_time.strftime("%Y-%m-%d %H:%M:%S"),
                 issue.size, ";".join(issue.ids),
             ])
