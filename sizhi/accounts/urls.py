@@ -6,5 +6,6 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
+    path("password/", views.password_change_view, name="password"),
     path("signup/", views.signup_view, name="signup"),
 ]

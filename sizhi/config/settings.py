@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "sizhi.security.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sizhi.ops.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -271,3 +272,9 @@ SIZHI_SUMMONS_RETURNS = env_int("SIZHI_SUMMONS_RETURNS", 5)
 SIZHI_FIELD_KEYS = env_str("SIZHI_FIELD_KEYS", "")
 SIZHI_INDEX_KEY = env_str("SIZHI_INDEX_KEY", "")
 SIZHI_FIELD_CIPHER = env_str("SIZHI_FIELD_CIPHER", "aes-256-gcm")
+# Staff sign-in (sizhi.security): a second factor (TOTP), idle and absolute session limits.
+SIZHI_REQUIRE_TOTP = env_bool("SIZHI_REQUIRE_TOTP", True)
+SIZHI_STAFF_IDLE_MINUTES = env_int("SIZHI_STAFF_IDLE_MINUTES", 30)
+SIZHI_STAFF_MAX_HOURS = env_int("SIZHI_STAFF_MAX_HOURS", 12)
+# The login page shows the demo accounts' current TOTP code: only ever with DEBUG on (`make run`).
+SIZHI_DEMO_HINTS = DEBUG and env_bool("SIZHI_DEMO_HINTS", True)

@@ -12,6 +12,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SIZHI_AUDIT_STRICT = True  # audit: a sensitive value in an audit detail is a bug, fail the test
+# Staff tests sign in with client.login/force_login; sizhi.security tests switch the second factor on.
+SIZHI_REQUIRE_TOTP = False
 # The test client and the browser tests speak plain HTTP to the test server: no redirect to HTTPS
 # and no Secure-only cookies (the header tests turn these on with override_settings).
 SECURE_SSL_REDIRECT = False

@@ -3,11 +3,14 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.static import serve
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("accounts/2fa/", include("sizhi.security.urls")),
     path("accounts/", include("sizhi.accounts.urls")),
     path("console/command/", include("sizhi.cases.urls_command")),
     path("console/insight/", include("sizhi.insight.urls")),
     path("console/settings/", include("sizhi.settingsui.urls")),
     path("console/alerts/", include("sizhi.insight.urls_alerts")),
+    path("console/system/", include("sizhi.security.urls_system")),
+    path("console/security/", include("sizhi.security.urls_policy")),
     path("console/", include("sizhi.cases.urls")),
     path("open311/v2/", include("sizhi.open311.urls")),
     path("api/v1/", include("sizhi.api.urls")),

@@ -73,6 +73,7 @@ from sizhi.regions.importers import import_divisions
 from sizhi.regions.models import Grid, GridRole, Region, RegionLevel, VillageKind
 from sizhi.regions.selectors import region_scope_q
 from sizhi.regions.services import grid_worker_assign, grids_delete
+from sizhi.security.demo import demo_totp_enrol
 from sizhi.units.models import HandlingUnit, UnitKind
 
 DEFAULT_CASES = 300
@@ -362,6 +363,7 @@ class _Loader:
         # The clocks of the open cases have run during their invented history: the same sweep
         # the worker runs every minute marks the ones now due (黄牌) or overdue (红牌).
         swept = deadlines.sweep_warnings()
+        demo_totp_enrol(user_ids=self.user_ids)
         DemoLoad.objects.create(seed=self.seed, districts=",".join(self.districts or []), user_ids=self.user_ids)
         return DemoSummary(
             loaded=True,

@@ -14,6 +14,7 @@ from sizhi.accounts import throttle, views
 from sizhi.accounts.models import User, VerificationCode
 from sizhi.conftest import PASSWORD, World
 from sizhi.notify.sms import LocmemSmsBackend
+from sizhi.security import lockout
 
 LOGIN = reverse("accounts:login")
 SIGNUP = reverse("accounts:signup")
@@ -52,9 +53,11 @@ def test_staff_logs_in_with_username_and_goes_to_the_console(world: World, clien
 
 
 def test_admin_roles_are_not_sent_to_the_console(world: World, client: Client) -> None:
-    # The system admin goes to the configuration pages, the other two admins home: none sees cases.
-    assert login(client, "system_admin")["Location"] == reverse("settingsui:index")
-    assert login(Client(), "audit_admin")["Location"] == reverse("web:home")
+    # Each administrator lands on its own pages (三权分立); none sees cases.
+    assert login(client, "system_admin")["Location"] == reverse("sysadmin:accounts")
+    assert login(Client(), "security_admin")["Location"] == reverse("secadmin:memberships")
+    # The audit admin reads the audit log (home while the audit pages are not mounted).
+    assert login(Client(), "audit_admin")["Location"] in ("/console/audit/", reverse("web:home"))
 
 
 def test_unknown_user_and_wrong_password_get_the_same_answer(world: World, client: Client) -> None:
@@ -88,19 +91,20 @@ def test_safe_next_is_followed_and_an_open_redirect_is_not(world: World, client:
 
 
 def test_failed_logins_are_limited_per_account(world: World, client: Client) -> None:
-    with mock.patch.object(views, "LOGIN_PER_ACCOUNT", throttle.Limit("login-account-test", 3, 900)):
-        statuses = [login(client, "13800000001", "wrong-password").status_code for _ in range(3)]
+    # A frozen clock: the growing delay after five failures has not passed.
+    with mock.patch.object(lockout, "clock", lambda: 1_800_000_000.0):
+        statuses = [login(client, "13800000001", "wrong-password").status_code for _ in range(5)]
         # Spelling the phone differently is the same account.
         blocked = login(client, "+86 138 0000 0001")
 
-    assert statuses == [400, 400, 400]
+    assert statuses == [400] * 5
     assert blocked.status_code == 429
-    assert "登录失败次数过多" in body(blocked)
+    assert "尝试次数过多" in body(blocked)
     assert "_auth_user_id" not in client.session
 
 
 def test_failed_logins_are_limited_per_address(world: World, client: Client) -> None:
-    with mock.patch.object(views, "LOGIN_PER_ADDRESS", throttle.Limit("login-address-test", 2, 900)):
+    with mock.patch.object(lockout, "ADDRESS_HOURLY_CAP", 2):
         login(client, "nobody-1", "x")
         login(client, "nobody-2", "x")
         blocked = login(client, "town_dispatcher")
