@@ -6,3 +6,6 @@ class AuditConfig(AppConfig):
     name = "sizhi.audit"
     label = "audit"
     verbose_name = _("审计")
+
+    def ready(self) -> None:
+        from sizhi.audit import receivers  # noqa: F401 - connects the auth signal receivers

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sizhi.audit.models import GENESIS_HASH, AuditHead, AuditRecord
 
@@ -127,15 +128,16 @@ def verify_chain(progress: Callable[[int], None] | None = None, *, batch: int = 
                 report.first_seq = seq
             if seq > expected_seq:
                 missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
-                report.add(f"missing record(s) {missing}: sequence jumps from {expected_seq - 1} to {seq}")
+                report.add(_("缺少记录 %(missing)s：序号从 %(before)s 跳到 %(after)s") % {
+                    "missing": missing, "before": expected_seq - 1, "after": seq})
             elif seq < expected_seq:
-                report.add(f"record {seq}: out-of-range sequence number (inserted record)")
+                report.add(_("记录 %(seq)s：序号异常（插入的记录）") % {"seq": seq})
             if row["prev_hash"] != prev_hash:
-                report.add(f"record {seq}: link broken (prev_hash does not match the record before it)")
+                report.add(_("记录 %(seq)s：链接断开（前一条哈希与上一条记录不符）") % {"seq": seq})
             if record_hash(row) != row["hash"]:
-                report.add(f"record {seq}: content altered (hash mismatch)")
+                report.add(_("记录 %(seq)s：内容被篡改（哈希不符）") % {"seq": seq})
             if row["actor_id"] is not None and row["actor_id"] != row["actor_pk"]:
-                report.add(f"record {seq}: actor link altered (points to another account than recorded)")
+                report.add(_("记录 %(seq)s：操作人关联被改动（指向的账号与记录不符）") % {"seq": seq})
             # Continue from the stored hash so one edited record is reported once, not for the
             # whole rest of the chain.
             prev_hash = row["hash"]
@@ -147,16 +149,18 @@ def verify_chain(progress: Callable[[int], None] | None = None, *, batch: int = 
     head = AuditHead.objects.filter(pk=HEAD_PK).first()
     if head is None:
         if report.records:
-            report.add("chain head is missing")
+            report.add(_("链头缺失"))
         return report
     report.head_seq = head.last_seq
     last_seq = report.last_seq or 0
     if head.last_seq > last_seq:
-        report.add(f"tail missing: head says the last record is {head.last_seq}, the chain ends at {last_seq}")
+        report.add(_("尾部缺失：链头记载最后一条为 %(head)s，链止于 %(last)s") % {
+            "head": head.last_seq, "last": last_seq})
     elif head.last_seq < last_seq:
-        report.add(f"records after the head: head says {head.last_seq}, the chain goes on to {last_seq} (inserted)")
+        report.add(_("链头之后还有记录：链头记载为 %(head)s，链延续到 %(last)s（插入的记录）") % {
+            "head": head.last_seq, "last": last_seq})
     elif head.last_hash != prev_hash:
-        report.add(f"head hash does not match record {last_seq}")
+        report.add(_("链头哈希与记录 %(seq)s 不符") % {"seq": last_seq})
     return report
 
 
@@ -170,7 +174,7 @@ def check_anchor(seq: int, expected_hash: str) -> str | None:
     """A problem message when record `seq` no longer has the hash noted down earlier."""
     row = AuditRecord.objects.filter(seq=seq).values_list("hash", flat=True).first()
     if row is None:
-        return f"anchor {seq}: record is missing"
+        return _("锚点 %(seq)s：记录缺失") % {"seq": seq}
     if row != expected_hash.lower():
-        return f"anchor {seq}: hash differs from the one noted down (the chain was rewritten)"
+        return _("锚点 %(seq)s：哈希与记下的不同（链被重写）") % {"seq": seq}
     return None

@@ -66,14 +66,14 @@ def test_edited_record_is_detected() -> None:
     _raw("UPDATE audit_auditrecord SET result = 'denied' WHERE seq = 3")
     report = verify_chain()
     assert not report.ok
-    assert report.problems == ["record 3: content altered (hash mismatch)"]
+    assert report.problems == ["记录 3：内容被篡改（哈希不符）"]
 
 
 def test_edited_detail_is_detected() -> None:
     _fill(3)
     _raw("UPDATE audit_auditrecord SET detail = %s WHERE seq = 2", ['{"n": 7}'])
     report = verify_chain()
-    assert any("record 2: content altered" in p for p in report.problems)
+    assert any("记录 2：内容被篡改" in p for p in report.problems)
 
 
 def test_deleted_record_is_detected() -> None:
@@ -81,8 +81,8 @@ def test_deleted_record_is_detected() -> None:
     _raw("DELETE FROM audit_auditrecord WHERE seq = 2")
     report = verify_chain()
     assert not report.ok
-    assert any("missing record(s) 2" in p for p in report.problems)
-    assert any("record 3: link broken" in p for p in report.problems)
+    assert any("缺少记录 2：" in p for p in report.problems)
+    assert any("记录 3：链接断开" in p for p in report.problems)
 
 
 def test_deleted_tail_is_detected() -> None:
@@ -90,7 +90,7 @@ def test_deleted_tail_is_detected() -> None:
     _raw("DELETE FROM audit_auditrecord WHERE seq = 5")
     report = verify_chain()
     assert not report.ok
-    assert report.problems == ["tail missing: head says the last record is 5, the chain ends at 4"]
+    assert report.problems == ["尾部缺失：链头记载最后一条为 5，链止于 4"]
 
 
 def test_rewritten_hash_still_breaks_the_next_link() -> None:
@@ -102,7 +102,7 @@ def test_rewritten_hash_still_breaks_the_next_link() -> None:
     row["result"] = "failed"
     _raw("UPDATE audit_auditrecord SET result = 'failed', hash = %s WHERE seq = 2", [record_hash(row)])
     report = verify_chain()
-    assert report.problems == ["record 3: link broken (prev_hash does not match the record before it)"]
+    assert report.problems == ["记录 3：链接断开（前一条哈希与上一条记录不符）"]
 
 
 def test_inserted_record_is_detected() -> None:
@@ -112,8 +112,8 @@ def test_inserted_record_is_detected() -> None:
         seq=4, at=last.at, action="test.forged", result="ok", prev_hash=last.hash, hash="f" * 64
     )
     report = verify_chain()
-    assert any("record 4: content altered" in p for p in report.problems)
-    assert any("records after the head" in p for p in report.problems)
+    assert any("记录 4：内容被篡改" in p for p in report.problems)
+    assert any("链头之后还有记录" in p for p in report.problems)
 
 
 def test_missing_head_with_records_refuses_to_start_a_new_chain() -> None:
@@ -127,7 +127,7 @@ def test_missing_head_with_records_refuses_to_start_a_new_chain() -> None:
             cursor.execute("ALTER TABLE audit_audithead ENABLE TRIGGER audit_head_keep")
     with pytest.raises(AuditChainError):
         audit("test.write")
-    assert verify_chain().problems == ["chain head is missing"]
+    assert verify_chain().problems == ["链头缺失"]
 
 
 def test_rolled_back_write_leaves_no_record() -> None:
@@ -167,7 +167,7 @@ def test_deleting_an_account_keeps_the_chain_valid(world: World) -> None:
 def test_reassigned_actor_is_detected(world: World) -> None:
     audit("test.write", actor=world.user("grid_worker"))
     _raw("UPDATE audit_auditrecord SET actor_id = %s", [world.user("leader").pk])
-    assert verify_chain().problems == ["record 1: actor link altered (points to another account than recorded)"]
+    assert verify_chain().problems == ["记录 1：操作人关联被改动（指向的账号与记录不符）"]
 
 
 def test_verify_walks_in_batches_with_progress() -> None:
