@@ -1,0 +1,29 @@
+"""{% reporter_unmask_link case %}: on the case page, a link to read the reporter's full phone
+number (after a purpose and a reason) for the staff who may."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from sizhi.cases.models import Case
+from sizhi.privacy.permissions import can_unmask_case_reporter
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def reporter_unmask_link(context: dict[str, Any], case: Case) -> SafeString | str:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not can_unmask_case_reporter(user, case):
+        return ""
+    return format_html(
+        ' <a href="{}" class="unmask-link" data-testid="reporter-unmask-link">{}</a>',
+        reverse("privacy:case_reporter", args=[case.pk]), _("查看完整号码"),
+    )
