@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("console/settings/", include("sizhi.settingsui.urls")),
     path("console/alerts/", include("sizhi.insight.urls_alerts")),
     path("console/audit/", include("sizhi.audit.urls")),
+    path("console/residents/", include("sizhi.privacy.urls")),
     path("console/system/", include("sizhi.security.urls_system")),
     path("console/security/", include("sizhi.security.urls_policy")),
     path("console/", include("sizhi.cases.urls")),
