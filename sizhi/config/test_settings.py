@@ -1,6 +1,8 @@
 """Settings for the test suite: the real settings with the background queue run inline and
 fast password hashing. DATABASE_URL still chooses SQLite or PostgreSQL."""
 
+import os
+
 from sizhi.config.settings import *  # noqa: F403
 
 HUEY = {"huey_class": "huey.MemoryHuey", "name": "sizhi-test", "immediate": True}
@@ -19,3 +21,24 @@ SIZHI_REQUIRE_TOTP = False
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# privacy: every log record of the run (all loggers at DEBUG, SQL with its parameters included) goes
+# to one file per process under var/test-logs/; sizhi/privacy/tests/test_log_leaks.py and the
+# session-end check in sizhi/privacy/tests/conftest.py grep them for phone and ID-card numbers.
+SIZHI_TEST_LOG_DIR = DATA_DIR / "test-logs"  # noqa: F405
+SIZHI_TEST_LOG_FILE = SIZHI_TEST_LOG_DIR / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}.log"
+SIZHI_LOG_SQL = True  # sizhi.privacy.apps: SQL is logged even though tests run with DEBUG off
+SIZHI_TEST_LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"full": {"format": "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "level": "INFO"},
+        "test_file": {
+            "class": "logging.FileHandler", "filename": str(SIZHI_TEST_LOG_FILE), "formatter": "full",
+            "encoding": "utf-8", "delay": True,
+        },
+    },
+    "root": {"handlers": ["console", "test_file"], "level": "DEBUG"},
+    "loggers": {"django.db.backends": {"level": "DEBUG"}},
+}
