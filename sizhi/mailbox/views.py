@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from sizhi.accounts import throttle
 from sizhi.accounts.models import User
 from sizhi.accounts.selectors import is_staff_member
+from sizhi.audit.middleware import mark_recorded
 from sizhi.audit.services import audit, suppress_source
 from sizhi.mailbox import permissions, selectors, services
 from sizhi.mailbox.errors import LetterError, LetterNotFound
@@ -92,7 +93,10 @@ def write(request: HttpRequest) -> HttpResponse:
     form = LetterForm(request.POST, request.FILES, officials=officials, signed_in=user is not None)
     anonymous = user is None or bool(request.POST.get("is_anonymous"))
     if anonymous:
+        # No source address, and no record naming the signed-in account that sent an anonymous
+        # letter: the service writes the one record of this request, with neither.
         suppress_source(request)
+        mark_recorded(request)
     if not form.is_valid():
         if "idempotency_key" in form.errors:
             form.renew_key()
@@ -163,8 +167,10 @@ def track(request: HttpRequest) -> HttpResponse:
     and access logs; the page is rendered in place, never redirected to an address with the code."""
     if request.method != "POST":
         return render(request, "mailbox/track.html", {"form": TrackForm()})
-    # Whoever holds the code may be the anonymous writer: keep no address or object for the request.
+    # Whoever holds the code may be the anonymous writer: keep no address, object or account
+    # for the request (a refused lookup is still recorded by the middleware, as every 404 is).
     suppress_source(request)
+    mark_recorded(request)
     address = throttle.client_address(request)
     if throttle.exceeded(TRACK_LOOKUPS, address):
         return _throttled(request)
@@ -175,6 +181,7 @@ def track(request: HttpRequest) -> HttpResponse:
         if form.is_valid() or "code" not in form.errors:
             form.add_error("code", _("没有找到对应的来信，请核对查询码。"))
         return render(request, "mailbox/track.html", {"form": form}, status=404)
+    audit("letter.track", target_type="mailbox.letter")
     return render(request, "mailbox/letter_status.html", _writer_context(letter))
 
 
