@@ -425,8 +425,8 @@ def letter_close(*, letter: Letter, actor: User, request: HttpRequest | None = N
 def allowed_identities(letter: Letter) -> list[str]:
     """What of the writer may travel with a case: at most what the writer allowed."""
     if letter.is_anonymous or letter.writer_id is None:
-        return [Identity.NOTHING]
-    return IDENTITY_ORDER[: IDENTITY_ORDER.index(Identity(letter.identity_consent)) + 1]
+        return [Identity.NOTHING.value]
+    return [i.value for i in IDENTITY_ORDER[: IDENTITY_ORDER.index(Identity(letter.identity_consent)) + 1]]
 
 
 def letter_convert_to_case(

@@ -14,6 +14,8 @@ from sizhi.accounts.models import Membership, Role, User
 from sizhi.conftest import PASSWORD, World, make_photo
 from sizhi.mailbox import services
 from sizhi.mailbox.models import Identity, Letter, LetterLevel
+from sizhi.regions.models import Region
+from sizhi.units.models import HandlingUnit
 
 MARKER = "信箱机密标记甲乙丙"
 BODY_FRAGMENT = "路灯坏了半年无人修"
@@ -26,7 +28,7 @@ def _fresh_throttles() -> Iterator[None]:
     cache.clear()
 
 
-def add_staff(world: World, name: str, role: str, scope: object, unit: object = None) -> User:
+def add_staff(world: World, name: str, role: str, scope: Region, unit: HandlingUnit | None = None) -> User:
     user = User.objects.create_user(username=name, password=PASSWORD, display_name=name)
     Membership.objects.create(user=user, role=role, scope=scope, unit=unit)
     world.users[name] = user
@@ -54,7 +56,8 @@ def write_letter(world: World, *, anonymous: bool = False, photos: int = 1, subj
                  consent: str = Identity.NAME_PHONE, key: str | None = None) -> tuple[Letter, str]:
     submitted = services.letter_submit(
         writer=None if anonymous else world.user("citizen"), is_anonymous=anonymous, village=world.village_a1,
-        level=LetterLevel.VILLAGE, title=f"{MARKER}标题", body=f"{MARKER}：村干部收取垃圾清运费不开收据，路灯坏了半年无人修。",
+        level=LetterLevel.VILLAGE, title=f"{MARKER}标题",
+        body=f"{MARKER}：村干部收取垃圾清运费不开收据，路灯坏了半年无人修。",
         writer_name="" if anonymous else "张三", identity_consent=Identity.NOTHING if anonymous else consent,
         subject_ids=[world.user(subject).pk] if subject else [],
         photos=[make_photo(exif_gps=True) for _ in range(photos)], idempotency_key=key,

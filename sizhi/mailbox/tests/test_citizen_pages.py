@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import math
 import uuid
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -26,7 +27,7 @@ def write_url(world: World, level: str = "village") -> str:
     return f"{reverse('mailbox:write')}?village={world.village_a1.code}&level={level}"
 
 
-def post_letter(client: Client, world: World, **extra: object) -> object:
+def post_letter(client: Client, world: World, **extra: object) -> Any:
     data: dict[str, object] = {
         "body": f"{MARKER} 小区门口的下水道堵了一个月。", "title": "下水道", "idempotency_key": str(uuid.uuid4()),
         **extra,
