@@ -1,0 +1,67 @@
+"""Who may see which case, as data: role × case (by its relation to the role) → allowed.
+
+The test world (sizhi/conftest.py) plus the objects built by tests/conftest.py:
+
+    a1          grid A1-1 (金业路社区, 西关街道, 老城区): inside every "A" role; the citizen's own report
+    a2          grid A2-1 (周公庙社区, 西关街道): outside grid worker A and the village cadre, inside town A
+    b1          grid B1-1 (唐宫路社区, 王城路街道, 西工区): outside every "A" role
+    b_dept      grid B1-1, assigned to 老城区城市管理局: the department handler's unit, outside his scope
+    other_city  郑州市 (another city, no grid): outside even the city dispatcher and the city leader
+
+A role's row lists the cases it may see; every other case must be a 404 (or, where the channel
+itself is closed to the role, a 401/403/redirect that shows nothing of it) on EVERY channel:
+console detail, console list, console search, dashboard counts, the dashboard's drill-down list,
+the monthly circular .xlsx export, photo URLs (console and API), the JSON API (detail, list,
+search, photo) and Open311. Administrators see no case at all (三权分立).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CASES: tuple[str, ...] = ("a1", "a2", "b1", "b_dept", "other_city")
+
+
+@dataclass(frozen=True)
+class Row:
+    role: str  # a user name from the test world (or "anonymous")
+    relation: str  # what the row exercises, for the reader and the test id
+    staff: bool  # works in the console (the console and the staff API are open to it)
+    sees: frozenset[str]
+
+
+def _row(role: str, relation: str, sees: set[str], *, staff: bool = True) -> Row:
+    return Row(role, relation, staff, frozenset(sees))
+
+
+MATRIX: tuple[Row, ...] = (
+    _row("grid_worker", "grid worker of grid A1-1 (cases of grid B are outside)", {"a1"}),
+    _row("grid_worker_b", "grid worker of grid B1-1 (cases of grid A are outside)", {"b1", "b_dept"}),
+    _row("village_cadre", "village cadre of 金业路社区 (other villages outside)", {"a1"}),
+    _row("town_dispatcher", "town dispatcher of 西关街道: its subtree", {"a1", "a2"}),
+    _row("town_dispatcher_b", "town dispatcher of 王城路街道: its subtree", {"b1", "b_dept"}),
+    _row("district_dispatcher", "district dispatcher of 老城区: its subtree", {"a1", "a2"}),
+    _row("city_dispatcher", "city dispatcher of 洛阳市: not another city", {"a1", "a2", "b1", "b_dept"}),
+    _row("department_handler", "department handler: its district, plus what is assigned to its unit",
+         {"a1", "a2", "b_dept"}),
+    _row("leader", "city leader of 洛阳市: not another city", {"a1", "a2", "b1", "b_dept"}),
+    _row("leader_b", "district leader of 西工区: not 老城区", {"b1", "b_dept"}),
+    _row("leader_zz", "leader of 郑州市, the other city: nothing of 洛阳", {"other_city"}),
+    _row("system_admin", "system administrator: no case content", set()),
+    _row("security_admin", "security administrator: no case content", set()),
+    _row("audit_admin", "audit administrator: no case content", set()),
+    _row("citizen", "citizen who reported a1 (by API and tracking code only)", {"a1"}, staff=False),
+    _row("citizen2", "another citizen", set(), staff=False),
+    _row("anonymous", "visitor who is not signed in", set(), staff=False),
+)
+
+ADMIN_ROLES = frozenset({"system_admin", "security_admin", "audit_admin"})
+
+# Open311 is the public read of the platform by design (GeoReport v2): every case that is not
+# confidential (secretary-mailbox letters) answers to anyone, with no reporter data. Its matrix is
+# therefore by case, not by role.
+OPEN311_PUBLIC: frozenset[str] = frozenset(CASES)
+
+
+def row(role: str) -> Row:
+    return next(r for r in MATRIX if r.role == role)
