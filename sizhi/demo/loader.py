@@ -67,6 +67,7 @@ from sizhi.demo.people import (
     DEMO_TOWN_CODE,
     DEMO_VILLAGE_CODE,
 )
+from sizhi.mailbox.demo import delete_mailbox_demo, load_mailbox_demo
 from sizhi.notify.models import Notification, NotificationStatus
 from sizhi.regions.demo import DEFAULT_SEED, DEMO_CITY_CODE, DEMO_DIVISIONS_FILE, generate_demo_grids
 from sizhi.regions.importers import import_divisions
@@ -269,6 +270,7 @@ def demo_reset() -> None:
 
 def _delete_demo(record: DemoLoad, city: Region | None) -> None:
     with transaction.atomic():
+        delete_mailbox_demo(city)
         if city is not None:
             # Demo history only: case rows are otherwise never deleted, but a reset is a wipe.
             in_city = Case.objects.filter(region_scope_q(city, "region_code"))
@@ -360,6 +362,7 @@ class _Loader:
         self._create_citizens()
         self.categories = {c.code: c for c in Category.objects.filter(parent__isnull=False, is_active=True)}
         made = self._create_cases(case_count)
+        load_mailbox_demo()
         # The clocks of the open cases have run during their invented history: the same sweep
         # the worker runs every minute marks the ones now due (黄牌) or overdue (红牌).
         swept = deadlines.sweep_warnings()
