@@ -171,7 +171,7 @@ def password_change_view(request: HttpRequest) -> HttpResponseBase:
     if not isinstance(user, User) or not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     status = 200
-    form = PasswordChangeForm(request.POST or None)
+    form = PasswordChangeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             verified = request.session.get(security.SESSION_MFA_AT)

@@ -91,7 +91,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 @system_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def account_create(request: HttpRequest) -> HttpResponse:
-    form = AccountCreateForm(request.POST or None)
+    form = AccountCreateForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -187,7 +187,7 @@ def memberships(request: HttpRequest) -> HttpResponse:
 @security_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def membership_grant(request: HttpRequest) -> HttpResponse:
-    form = MembershipGrantForm(request.POST or None)
+    form = MembershipGrantForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():

@@ -67,7 +67,7 @@ def totp_step(request: HttpRequest) -> HttpResponseBase:
     if device is None:
         return redirect(_with_next("security:enrol", request))
     status = 200
-    form = CodeForm(request.POST or None)
+    form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             attempt = lockout.begin(services.TOTP_SCOPE, account=str(user.pk), address=client_address(request))
@@ -112,7 +112,7 @@ def enrol(request: HttpRequest) -> HttpResponseBase:
     device = services.totp_enrolment_start(user=user)
     secret = services.device_secret(device)
     status = 200
-    form = EnrolForm(request.POST or None)
+    form = EnrolForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
             attempt = lockout.begin(services.TOTP_SCOPE, account=str(user.pk), address=client_address(request))
