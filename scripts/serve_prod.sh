@@ -93,7 +93,8 @@ trap on_signal INT TERM
 trap '[ "$stopping" = 1 ] || stop_all' EXIT
 
 # setsid: Ctrl-C reaches only this script, which then stops each child its own graceful way.
-setsid "$BIN/gunicorn" -c python:sizhi.config.gunicorn sizhi.config.wsgi:application &
+# SIZHI_GUNICORN_CONFIG: another config file that builds on this one (bench/wrk/gunicorn_bench.py).
+setsid "$BIN/gunicorn" -c "${SIZHI_GUNICORN_CONFIG:-python:sizhi.config.gunicorn}" sizhi.config.wsgi:application &
 WEB_PID=$!
 # shellcheck disable=SC2086
 setsid "$BIN/sizhi" run_huey ${SIZHI_WORKER_ARGS:-} &
