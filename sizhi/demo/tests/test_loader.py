@@ -46,7 +46,8 @@ def demo(demo_city: datetime, db: None) -> datetime:
 def test_every_case_status_is_present(demo: datetime) -> None:
     statuses = set(Case.objects.values_list("status", flat=True))
     assert statuses == set(CaseStatus.values)
-    assert Case.objects.count() == CASES
+    # The mailbox demo's converted letter (channel MAILBOX) comes on top of the generated cases.
+    assert Case.objects.exclude(channel=Channel.MAILBOX).count() == CASES
 
 
 def test_every_role_has_an_account_that_signs_in_with_the_demo_password(demo: datetime) -> None:
