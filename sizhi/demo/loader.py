@@ -66,6 +66,9 @@ from sizhi.demo.people import (
     DEMO_PASSWORD,
     DEMO_TOWN_CODE,
     DEMO_VILLAGE_CODE,
+    delete_demo_residents,
+    demo_citizen_username,
+    load_demo_residents,
 )
 from sizhi.mailbox.demo import delete_mailbox_demo, load_mailbox_demo
 from sizhi.notify.models import Notification, NotificationStatus
@@ -272,6 +275,8 @@ def _delete_demo(record: DemoLoad, city: Region | None) -> None:
     with transaction.atomic():
         delete_mailbox_demo(city)
         if city is not None:
+            delete_demo_residents(city)
+        if city is not None:
             # Demo history only: case rows are otherwise never deleted, but a reset is a wipe.
             in_city = Case.objects.filter(region_scope_q(city, "region_code"))
             in_city.update(duplicate_of=None)
@@ -363,6 +368,7 @@ class _Loader:
         self.categories = {c.code: c for c in Category.objects.filter(parent__isnull=False, is_active=True)}
         made = self._create_cases(case_count)
         load_mailbox_demo()
+        load_demo_residents(grid_worker=self.grid_worker)
         # The clocks of the open cases have run during their invented history: the same sweep
         # the worker runs every minute marks the ones now due (黄牌) or overdue (红牌).
         swept = deadlines.sweep_warnings()
@@ -514,7 +520,7 @@ class _Loader:
         for i in range(CITIZENS):
             phone = DEMO_CITIZEN_PHONE if i == 0 else f"1390379{i + 1:04d}"
             name = names[0] if i == 0 else next(self.names)
-            self.citizens.append(self._user(phone, name, phone=phone, citizen=True))
+            self.citizens.append(self._user(demo_citizen_username(i), name, phone=phone, citizen=True))
 
     # -- cases
 

@@ -4,8 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sizhi.accounts.models import Role
+
+if TYPE_CHECKING:
+    from sizhi.accounts.models import User
+    from sizhi.regions.models import Region
 
 # One documented password for every demo account; the demo is for a laptop, never for production.
 DEMO_PASSWORD = "sizhi-demo-2026"  # noqa: S105
@@ -53,3 +58,68 @@ def logins_table() -> str:
     ]
     lines.append(f"  密码（全部账号）：{DEMO_PASSWORD}")
     return "\n".join(lines)
+
+
+def demo_citizen_username(i: int) -> str:
+    """The account name of the i-th demo citizen (0-based). Never the phone number: usernames
+    appear on staff pages, where phones stay masked. Citizens sign in with the phone itself."""
+    return f"demo-citizen-{i + 1:03d}"
+
+
+# --- residents (居民) of the demo grid -----------------------------------------------------------
+# ID numbers are generated with a correct check digit but are obviously not anyone's: county code
+# 410399 does not exist (洛阳市 has no county 99) and every birthday is a 1 January. Phones use the
+# 1380379 block the demo never gives to an account.
+DEMO_ID_REGION = "410399"
+DEMO_RESIDENTS: tuple[tuple[str, str, str, int, str, bool], ...] = (
+    # door, name, relation, birth year, phone ("" = none), party member
+    ("寇店村一组 12 号", "王守田", "户主", 1956, "13803790101", True),
+    ("寇店村一组 12 号", "刘桂香", "配偶", 1958, "", False),
+    ("寇店村一组 12 号", "王小军", "子", 1984, "13803790102", False),
+    ("寇店村二组 3 号", "孙玉兰", "户主", 1949, "", False),
+    ("寇店村二组 3 号", "孙建业", "子", 1975, "13803790103", True),
+    ("寇店村三组 27 号", "赵红梅", "户主", 1990, "13803790104", False),
+)
+
+
+def demo_id_number(birth_year: int, seq: int) -> str:
+    from sizhi.privacy.idcards import check_digit
+
+    first17 = f"{DEMO_ID_REGION}{birth_year:04d}0101{seq:03d}"
+    return first17 + check_digit(first17)
+
+
+def load_demo_residents(*, grid_worker: User) -> int:
+    """Register the demo residents in the grid worker's grid through the privacy service, as
+    the register page would (validated, encrypted, audited). Returns how many."""
+    from sizhi.privacy.services import resident_register
+    from sizhi.regions.models import Household
+
+    membership = grid_worker.memberships.filter(role=Role.GRID_WORKER, grid__isnull=False).first()
+    if membership is None or membership.grid is None:
+        return 0
+    homes: dict[str, Household] = {}
+    for seq, (door, name, relation, born, phone, party) in enumerate(DEMO_RESIDENTS, start=901):
+        if door not in homes:
+            homes[door] = Household.objects.create(grid=membership.grid, door=door, head_name=name)
+        resident_register(
+            actor=grid_worker, household=homes[door], name=name, relation=relation,
+            id_number=demo_id_number(born, seq), phone=phone, is_party_member=party,
+        )
+    return len(DEMO_RESIDENTS)
+
+
+def delete_demo_residents(city: Region) -> None:
+    """Remove the households (and with them the residents) in the demo city's grids."""
+    from sizhi.cases.models import Case
+    from sizhi.privacy.models import UnmaskRecord
+    from sizhi.regions.models import Household, Resident
+    from sizhi.regions.selectors import region_scope_q
+
+    homes = Household.objects.filter(region_scope_q(city, "grid__region_code"))
+    # The records of who looked at the demo's numbers go with the demo (they name demo accounts).
+    residents = [str(pk) for pk in Resident.objects.filter(household__in=homes).values_list("pk", flat=True)]
+    cases = [str(pk) for pk in Case.objects.filter(region_scope_q(city, "region_code")).values_list("pk", flat=True)]
+    UnmaskRecord.objects.filter(target_type="regions.resident", target_id__in=residents).delete()
+    UnmaskRecord.objects.filter(target_type="cases.case", target_id__in=cases).delete()
+    homes.delete()

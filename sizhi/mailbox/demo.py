@@ -30,7 +30,7 @@ ANONYMOUS_BODY = (
 def load_mailbox_demo() -> int:
     """Write the demo letters; returns how many. Does nothing without the demo village's secretary."""
     village = Region.objects.filter(code=DEMO_VILLAGE_CODE).first()
-    villager = User.objects.filter(username=DEMO_CITIZEN_PHONE).first()
+    villager = User.objects.with_phone(DEMO_CITIZEN_PHONE).first()
     if village is None or villager is None:
         return 0
     secretary = selectors.secretary_of(village)
