@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sizhi.audit.models import GENESIS_HASH, AuditHead, AuditRecord
 
 HEAD_PK = 1
+# The head is read and written on every append: plain SQL, since the ORM's query building would
+# cost more than the statements themselves (AuditHead._meta.db_table is "audit_audithead").
+_HEAD_SELECT = "SELECT last_seq, last_hash FROM audit_audithead WHERE id = %s"
+_HEAD_SELECT_LOCKED = "SELECT last_seq, last_hash FROM audit_audithead WHERE id = %s FOR UPDATE"
+_HEAD_UPDATE = "UPDATE audit_audithead SET last_seq = %s, last_hash = %s WHERE id = %s"
 # Every field the hash covers, in one place: the append and the check must agree exactly.
 HASHED_FIELDS = (
     "seq", "at", "actor_pk", "actor_username", "actor_roles", "action", "target_type", "target_id",
@@ -48,8 +53,15 @@ def record_hash(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(values)).hexdigest()
 
 
-def _locked_head() -> AuditHead:
-    head = AuditHead.objects.select_for_update().filter(pk=HEAD_PK).first()
+def _read_head(cursor: Any, sql: str) -> tuple[int, str] | None:
+    cursor.execute(sql, [HEAD_PK])
+    row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def _locked_head(cursor: Any) -> tuple[int, str]:
+    lock = _HEAD_SELECT_LOCKED if connection.features.has_select_for_update else _HEAD_SELECT
+    head = _read_head(cursor, lock)
     if head is not None:
         return head
     # No head yet (fresh or flushed database). Starting a new chain is only right when there
@@ -61,7 +73,10 @@ def _locked_head() -> AuditHead:
             AuditHead.objects.create(pk=HEAD_PK, last_seq=0, last_hash=GENESIS_HASH)
     except IntegrityError:
         pass  # another writer created it first; the locked read below waits for it
-    return AuditHead.objects.select_for_update().get(pk=HEAD_PK)
+    head = _read_head(cursor, lock)
+    if head is None:
+        raise AuditChainError("audit chain head could not be created")
+    return head
 
 
 def append(**values: Any) -> AuditRecord:
@@ -72,13 +87,15 @@ def append(**values: Any) -> AuditRecord:
     IMMEDIATE transactions already admit one writer at a time): one locked read, one INSERT,
     one UPDATE.
     """
-    with transaction.atomic():
-        head = _locked_head()
+    # No savepoint: inside a business transaction a failed append must fail that transaction too,
+    # and it saves two round trips.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        last_seq, last_hash = _locked_head(cursor)
         # The time is taken under the lock so that time order follows sequence order.
-        record = AuditRecord(seq=head.last_seq + 1, at=timezone.now(), prev_hash=head.last_hash, **values)
+        record = AuditRecord(seq=last_seq + 1, at=timezone.now(), prev_hash=last_hash, **values)
         record.hash = record_hash({name: getattr(record, name) for name in HASHED_FIELDS})
         record.save(force_insert=True)
-        AuditHead.objects.filter(pk=HEAD_PK).update(last_seq=record.seq, last_hash=record.hash)
+        cursor.execute(_HEAD_UPDATE, [record.seq, record.hash, HEAD_PK])
     return record
 
 
