@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -33,7 +34,7 @@ def enrol(user: User) -> str:
     return secret
 
 
-def password_login(client: Client, username: str, password: str = PASSWORD, **extra: str) -> object:
+def password_login(client: Client, username: str, password: str = PASSWORD, **extra: str) -> Any:
     return client.post("/accounts/login/", {"username": username, "password": password, **extra})
 
 

@@ -21,8 +21,8 @@ from sizhi.security.tests.conftest import password_login
 NEW_PASSWORD = "Another-pass-2027"
 
 
-def bearer(secret: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+def bearer(secret: str) -> dict[str, Any]:
+    return {"headers": {"Authorization": f"Bearer {secret}"}}
 
 
 def signed_in(client: Client) -> bool:
