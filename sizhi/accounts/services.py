@@ -25,8 +25,9 @@ from django.utils.translation import gettext as _
 
 from sizhi.accounts.errors import AccountError
 from sizhi.accounts.models import User, VerificationCode
-from sizhi.accounts.phones import normalise_phone, phone_blind_index
+from sizhi.accounts.phones import PHONE_PURPOSE, normalise_phone, phone_blind_index
 from sizhi.notify.sms import send_sms
+from sizhi.privacy.crypto import blind_index
 
 CODE_DIGITS = 6
 CODE_TTL = timedelta(minutes=10)
@@ -82,7 +83,7 @@ def verification_code_send(*, phone: str, purpose: str) -> VerificationCode:
     if purpose not in Purpose.values:
         raise ValueError(f"unknown verification purpose {purpose!r}")
     registered = User.objects.with_phone(number).exists()
-    index = phone_blind_index(number)
+    index = blind_index(number, purpose=PHONE_PURPOSE)
     code = _new_code()
     text, carries_code = _message(purpose, code, registered=registered)
     if not carries_code:
@@ -97,18 +98,22 @@ def verification_code_send(*, phone: str, purpose: str) -> VerificationCode:
         if last is not None and now - last < RESEND_INTERVAL:
             wait = math.ceil((RESEND_INTERVAL - (now - last)).total_seconds())
             raise AccountError(
-                _("验证码已发送，请 %(n)d 秒后再重新获取。") % {"n": max(wait, 1)}, code="code_too_soon", field="phone"
+                _("验证码已发送，请 %(n)d 秒后再重新获取。") % {"n": max(wait, 1)}, code="code_too_soon", field="phone",
+                retry_after=max(wait, 1),
             )
         if recent.count() >= DAILY_LIMIT:
+            oldest = recent.order_by("created_at").values_list("created_at", flat=True).first() or now
+            frees = math.ceil((oldest + timedelta(days=1) - now).total_seconds())
             raise AccountError(
-                _("该手机号 24 小时内获取验证码的次数已达上限，请明天再试。"), code="code_daily_limit", field="phone"
+                _("该手机号 24 小时内获取验证码的次数已达上限，请明天再试。"), code="code_daily_limit", field="phone",
+                retry_after=max(frees, 1),
             )
         # Two requests in the same instant both pass the check above on a database without
         # range locks; the cache gate lets only one of them through.
         if not cache.add(f"sizhi:sms-gate:{_code_hash(number, purpose, 'gate')}", 1, RESEND_INTERVAL.seconds):
             raise AccountError(
                 _("验证码已发送，请 %(n)d 秒后再重新获取。") % {"n": RESEND_INTERVAL.seconds},
-                code="code_too_soon", field="phone",
+                code="code_too_soon", field="phone", retry_after=RESEND_INTERVAL.seconds,
             )
         row = VerificationCode.objects.create(
             phone_index=index, purpose=purpose, code_hash=_code_hash(number, purpose, code), expires_at=now + CODE_TTL

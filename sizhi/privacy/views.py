@@ -117,9 +117,7 @@ def resident_new(request: HttpRequest) -> HttpResponse:
             return redirect("privacy:detail", pk=resident.pk)
     if form.is_bound:
         # Never send a typed ID number or phone back into the page (browser caches, screenshots).
-        form.data = form.data.copy()
-        form.data["id_number"] = ""
-        form.data["phone"] = ""
+        form.data = {**form.data, "id_number": "", "phone": ""}
     return render(request, "privacy/new.html", {"form": form, "nav": "residents"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -103,7 +104,7 @@ def test_register_legacy_15_digit_number(world: World, homes: dict[str, Househol
 def test_register_rejects_with_messages_and_keeps_nothing(
     world: World, homes: dict[str, Household], fields: dict[str, str], errors: set[str]
 ) -> None:
-    data = {"name": "王五", "id_number": "", "phone": "", **fields}
+    data: dict[str, Any] = {"name": "王五", "id_number": "", "phone": "", **fields}
     with pytest.raises(ValidationError) as info:
         services.resident_register(actor=world.user("grid_worker"), household=homes["a1"], **data)
     assert set(info.value.message_dict) == errors
