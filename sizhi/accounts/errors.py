@@ -8,9 +8,15 @@ class AccountError(Exception):
     code = "account_error"
     http_status = 400
 
-    def __init__(self, message: object, *, code: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: object, *, code: str | None = None, field: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(str(message))
         self.message = message
         if code is not None:
             self.code = code
         self.field = field
+        # A refusal for going too fast: answered 429 with Retry-After (seconds).
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.http_status = 429

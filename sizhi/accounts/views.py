@@ -9,6 +9,8 @@ change end every session and API token of the user, not only this browser's.
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.views import redirect_to_login
@@ -207,6 +209,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
     code; "注册" (action=signup) creates the account and signs it in."""
     status = 200
     code_sent = False
+    retry_after: int | None = None
     if request.method != "POST":
         form = SignupForm()
     elif request.POST.get("action") == "send_code":
@@ -220,8 +223,9 @@ def signup_view(request: HttpRequest) -> HttpResponse:
             form.errors.pop(name, None)
         if form.errors:
             status = 400
-        elif not throttle.hit(SMS_PER_ADDRESS, throttle.client_address(request)):
-            form.add_error(None, _("获取验证码过于频繁，请稍后再试。"))
+        elif not throttle.hit(SMS_PER_ADDRESS, address := throttle.client_address(request)):
+            retry_after = SMS_PER_ADDRESS.retry_after(address)
+            form.add_error(None, _("获取验证码过于频繁，请 %(n)d 分钟后再试。") % {"n": math.ceil(retry_after / 60)})
             status = 429
         else:
             phone = form.cleaned_data["phone"]
@@ -230,6 +234,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
             except AccountError as err:
                 form.add_error("phone", str(err.message))
                 status = err.http_status
+                retry_after = err.retry_after
             else:
                 code_sent = True
                 messages.info(
@@ -255,4 +260,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
                 return redirect("web:home")
         else:
             status = 400
-    return render(request, "accounts/signup.html", {"form": form, "code_sent": code_sent}, status=status)
+    response = render(request, "accounts/signup.html", {"form": form, "code_sent": code_sent}, status=status)
+    if status == 429 and retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response

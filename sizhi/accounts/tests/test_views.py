@@ -188,7 +188,8 @@ def test_send_code_twice_in_a_minute_says_wait(db: None, client: Client) -> None
 
     response = client.post(SIGNUP, {"action": "send_code", "phone": "13912345678"})
 
-    assert response.status_code == 400
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert "秒后" in body(response)
     assert len(LocmemSmsBackend.outbox) == 1
 
@@ -200,6 +201,8 @@ def test_send_code_is_limited_per_address(db: None, client: Client) -> None:
         response = client.post(SIGNUP, {"action": "send_code", "phone": "13912345679"})
 
     assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 3600
+    assert "分钟后再试" in body(response)
     assert len(LocmemSmsBackend.outbox) == 2
 
 
