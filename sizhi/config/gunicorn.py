@@ -49,8 +49,14 @@ max_requests_jitter = _int("SIZHI_WEB_MAX_REQUESTS_JITTER", 200)
 preload_app = _bool("SIZHI_WEB_PRELOAD", True)
 # Heartbeat files in memory: a slow disk must never make the arbiter think a worker hung.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
-# Only the load balancer's addresses may set X-Forwarded-For / -Proto.
+# Only the load balancer's addresses may set X-Forwarded-Proto.
 forwarded_allow_ips = os.environ.get("SIZHI_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# The rate limits key on REMOTE_ADDR, which behind a load balancer is the balancer itself.
+# With the PROXY protocol (HAProxy send-proxy, nginx stream proxy_protocol on, most cloud
+# balancers) gunicorn takes the real client address from the balancer, and only from the
+# addresses listed here. Values: off, v1, v2, auto.
+proxy_protocol = os.environ.get("SIZHI_PROXY_PROTOCOL", "off")
+proxy_allow_ips = forwarded_allow_ips
 # gunicorn 27's control socket sits at one path per user: two instances on a machine would fight
 # over it, and nothing here uses it.
 control_socket_disable = True
