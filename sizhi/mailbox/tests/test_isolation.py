@@ -122,6 +122,7 @@ OTHER_CHANNELS = [
     "/console/", "/console/cases/", f"/console/cases/?q={MARKER}", "/console/insight/",
     "/console/insight/data.json", "/console/insight/cases/", f"/console/insight/cases/?q={MARKER}",
     "/console/insight/map/points.json?bbox=112,34,113,35", "/console/alerts/", "/console/command/ranking.xlsx",
+    "/console/command/circular.xlsx", "/console/settings/rules/export.csv",
     "/console/settings/callbacks/", "/inbox/", "/me/reports/",
     "/api/v1/cases", f"/api/v1/cases?q={MARKER}", "/api/v1/me/cases", "/open311/v2/requests.json",
     "/open311/v2/requests.xml",
