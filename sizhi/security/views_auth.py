@@ -26,6 +26,7 @@ from sizhi.security import lockout, services, totp
 from sizhi.security.demo import is_demo_secret
 from sizhi.security.forms import CodeForm, EnrolForm
 from sizhi.security.models import TOTPDevice
+from sizhi.security.selectors import is_staff_account
 
 
 def after_sign_in_url(request: HttpRequest, user: User) -> str:
@@ -53,6 +54,13 @@ def _signed_in(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
+def _not_for_citizens(request: HttpRequest, user: User) -> HttpResponseBase | None:
+    # The second factor is a staff rule; a citizen who finds these URLs is simply sent on.
+    if is_staff_account(user) or TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return None
+    return redirect(after_sign_in_url(request, user))
+
+
 @sensitive_post_parameters("code")
 @csrf_protect
 @never_cache
@@ -63,6 +71,8 @@ def totp_step(request: HttpRequest) -> HttpResponseBase:
         return redirect_to_login(request.get_full_path())
     if request.session.get(services.SESSION_MFA_AT):
         return redirect(after_sign_in_url(request, user))
+    if (elsewhere := _not_for_citizens(request, user)) is not None:
+        return elsewhere
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         return redirect(_with_next("security:enrol", request))
@@ -109,6 +119,8 @@ def enrol(request: HttpRequest) -> HttpResponseBase:
         return redirect_to_login(request.get_full_path())
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect(_with_next("security:totp", request))
+    if (elsewhere := _not_for_citizens(request, user)) is not None:
+        return elsewhere
     device = services.totp_enrolment_start(user=user)
     secret = services.device_secret(device)
     status = 200

@@ -145,6 +145,10 @@ def test_citizens_sign_in_without_a_second_factor(world: World, client: Client) 
     response = password_login(client, "13800000001")
     assert response.status_code == 302 and response["Location"] == reverse("web:home")
     assert client.get("/me/reports/").status_code == 200
+    # The staff pages of the second step send a citizen on, and make no device.
+    assert client.get(ENROL_URL)["Location"] == reverse("web:home")
+    assert client.get(TOTP_URL)["Location"] == reverse("web:home")
+    assert not TOTPDevice.objects.exists()
 
 
 def test_api_tokens_still_work_for_staff(world: World, client: Client) -> None:
