@@ -176,6 +176,36 @@ def api_photo(mw: MatrixWorld, row: Row, client: Client) -> None:
             assert response.status_code in _api_status_for_hidden(row), key
 
 
+def _unchanged(mw: MatrixWorld, key: str) -> None:
+    before = mw.cases[key]
+    after = type(before).objects.get(pk=before.pk)
+    assert (after.status, after.version, after.assigned_unit_id) == (before.status, before.version,
+                                                                      before.assigned_unit_id), key
+
+
+def console_act(mw: MatrixWorld, row: Row, client: Client) -> None:
+    """Editing by changing the id (abuse case 1): an action on a case outside the row is a 404
+    and changes nothing. (What a role may do to the cases it sees is the workflow's business.)"""
+    for key, case in mw.cases.items():
+        if key in row.sees:
+            continue
+        response = client.post(reverse("cases:act", args=[case.pk, "accept"]), {"reason": "越权受理"})
+        if _console_open(row):
+            assert response.status_code == 404, key
+        else:
+            assert response.status_code in CLOSED | {404}, key
+        _unchanged(mw, key)
+
+
+def api_act(mw: MatrixWorld, row: Row, client: Client) -> None:
+    for key, case in mw.cases.items():
+        if key in row.sees:
+            continue
+        response = client.post(f"/api/v1/cases/{case.pk}/accept", {}, content_type="application/json")
+        assert response.status_code in _api_status_for_hidden(row) | ({403} if row.role == "anonymous" else set()), key
+        _unchanged(mw, key)
+
+
 CHANNELS: dict[str, Callable[[MatrixWorld, Row, Client], None]] = {
     "console_detail": console_detail,
     "console_list": console_list,
@@ -187,6 +217,8 @@ CHANNELS: dict[str, Callable[[MatrixWorld, Row, Client], None]] = {
     "api_detail": api_detail,
     "api_list_and_search": api_list_and_search,
     "api_photo": api_photo,
+    "console_act": console_act,
+    "api_act": api_act,
 }
 
 
