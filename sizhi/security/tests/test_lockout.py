@@ -135,13 +135,33 @@ def test_the_cache_never_holds_the_account_name_or_address(clock: FakeClock) -> 
     assert "13800000001" not in keys and "192.0.2.55" not in keys
 
 
-def test_parallel_attempts_past_the_free_ones_cannot_all_pass(clock: FakeClock) -> None:
+def test_past_the_free_failures_one_attempt_per_wait(clock: FakeClock) -> None:
     for _ in range(5):
         fail()
     clock.now += 1
-    # Two requests reserve at the same instant: begin() of the first has already counted when the
-    # second checks, so the second is refused.
+    # Two requests in the same instant: the first is counted before its password is checked, so
+    # the second already sees the longer wait.
     first = fail()
     second = fail()
     assert isinstance(first, lockout.Attempt)
     assert isinstance(second, lockout.Refusal)
+
+
+def test_a_request_that_loses_the_race_is_handed_back(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    for _ in range(5):
+        fail()
+    clock.now += 1
+    # Another request reserves between this one's check and its count.
+    real_incr = lockout._incr
+
+    def racing_incr(key: str, ttl: int) -> int:
+        if key.endswith(":n"):
+            real_incr(key, ttl)  # the other request's count
+        return real_incr(key, ttl)
+
+    monkeypatch.setattr(lockout, "_incr", racing_incr)
+    refused = fail()
+    assert isinstance(refused, lockout.Refusal)
+    monkeypatch.setattr(lockout, "_incr", real_incr)
+    # Only the other request's failure stays counted.
+    assert lockout.consecutive_failures("login", account="alice") == 6
