@@ -152,6 +152,15 @@ class UserPickForm(forms.Form):
         field.widget.attrs["data-testid"] = testid
 
 
+class UnmaskForm(forms.Form):
+    purpose = forms.ChoiceField(
+        label=_("查看完整电话的用途"),
+        choices=[("call_back", _("电话联系写信人核实情况")), ("tell_result", _("电话告知办理结果"))],
+        error_messages={"required": _("请选择查看完整电话的用途。"), "invalid_choice": _("请选择查看完整电话的用途。")},
+        widget=forms.Select(attrs={"data-testid": "letter-unmask-purpose"}),
+    )
+
+
 class SubjectForm(forms.Form):
     user = forms.TypedChoiceField(
         label=_("本辖区工作人员"), coerce=int, required=False, empty_value=None,

@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern] = [
     path("inbox/<int:pk>/delegate/", views.delegate, name="delegate"),
     path("inbox/<int:pk>/undelegate/", views.undelegate, name="undelegate"),
     path("inbox/<int:pk>/subject/", views.subject, name="subject"),
+    path("inbox/<int:pk>/phone/", views.unmask_phone, name="unmask_phone"),
     path("inbox/<int:pk>/close/", views.close, name="close"),
     path("inbox/<int:pk>/convert/", views.convert, name="convert"),
 ]

@@ -35,9 +35,11 @@ from sizhi.mailbox.forms import (
     ReplyForm,
     SubjectForm,
     TrackForm,
+    UnmaskForm,
     UserPickForm,
 )
 from sizhi.mailbox.models import Letter, LetterLevel
+from sizhi.privacy.masking import mask_phone
 from sizhi.regions.models import Region
 
 LETTERS_PER_USER = throttle.Limit("letter-user", 10, 60 * 60)
@@ -230,7 +232,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "mailbox/inbox.html", {"letters": letters, "nav": "mailbox", "me": user})
 
 
-def _detail_context(request: HttpRequest, user: User, letter: Letter, **forms: Any) -> dict[str, Any]:
+def _detail_context(
+    request: HttpRequest, user: User, letter: Letter, *, phone_shown: bool = False, **forms: Any
+) -> dict[str, Any]:
     actions = permissions.letter_actions(user, letter)
     delegates = list(letter.delegates.filter(removed_at__isnull=True).select_related("user"))
     context: dict[str, Any] = {
@@ -241,6 +245,10 @@ def _detail_context(request: HttpRequest, user: User, letter: Letter, **forms: A
         "subjects": list(letter.subjects.select_related("user")),
         "delegates": delegates,
         "events": list(letter.events.select_related("actor", "other_user")),
+        # Masked unless the addressee has just asked for it with a reason (audited).
+        "writer_phone": letter.writer_phone if phone_shown else mask_phone(letter.writer_phone),
+        "can_unmask": bool(letter.writer_phone) and not phone_shown and permissions.is_addressee(user, letter),
+        "unmask_form": UnmaskForm(),
     }
     if "reply" in actions:
         context["reply_form"] = forms.get("reply_form") or ReplyForm()
@@ -371,6 +379,25 @@ def subject(request: HttpRequest, pk: int) -> HttpResponseBase:
         return _("已标注被反映人；其不能查看或协办这封信。")
 
     return _act(request, pk, run, "subject_form", SubjectForm(request.POST, users=users))
+
+
+@never_cache
+@require_POST
+def unmask_phone(request: HttpRequest, pk: int) -> HttpResponse:
+    """The addressee sees the writer's full number, for a stated purpose; the page is answered
+    directly (never stored, never in a redirect) and the unmasking is audited."""
+    user = _staff(request)
+    letter = _letter_or_404(user, pk)
+    if not permissions.is_addressee(user, letter) or not letter.writer_phone:
+        raise Http404
+    form = UnmaskForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, user, letter)
+        context["unmask_form"] = form
+        return render(request, "mailbox/detail.html", context, status=400)
+    audit("letter.unmask", request=request, actor=user, target=letter,
+          detail={"field": "writer_phone", "purpose": form.cleaned_data["purpose"]})
+    return render(request, "mailbox/detail.html", _detail_context(request, user, letter, phone_shown=True))
 
 
 @require_POST
