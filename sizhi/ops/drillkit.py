@@ -2,11 +2,13 @@
 gateway the worker drill kills in mid-send, and the probe the drills call to set up and to
 inspect their private database.
 
-    python -m sizhi.ops.drillkit seed                    world + a citizen with an API token
+    python -m sizhi.ops.drillkit seed [OVERDUE SMS]      world + a citizen with an API token (+ work)
     python -m sizhi.ops.drillkit reports KEYS.json       what exists for each idempotency key
     python -m sizhi.ops.drillkit overdue N               N working cases past their deadline
     python -m sizhi.ops.drillkit sms N                   N pending SMS notifications
-    python -m sizhi.ops.drillkit enqueue deliver|sweep   put a job on the queue
+    python -m sizhi.ops.drillkit fill N                  N reports with a photo and an audit record
+    python -m sizhi.ops.drillkit enqueue deliver|sweep   put jobs on the queue
+    python -m sizhi.ops.drillkit settle CLAIM TIMEOUT requeue|wait   until every SMS is sent
     python -m sizhi.ops.drillkit outcome                 escalations and deliveries so far
     python -m sizhi.ops.drillkit consumer SECONDS ARGS   run_huey with a shorter claim timeout
 
@@ -138,18 +140,44 @@ def sms(count: int) -> dict[str, Any]:
     return {"sms": len(rows)}
 
 
-def enqueue(what: str) -> dict[str, Any]:
-    if what == "deliver":
-        from sizhi.notify.tasks import deliver_pending
+def enqueue(*jobs: str) -> dict[str, Any]:
+    from sizhi.cases.tasks import sweep_deadlines
+    from sizhi.notify.tasks import deliver_pending
 
-        deliver_pending()
-    elif what == "sweep":
-        from sizhi.cases.tasks import sweep_deadlines
+    known = {"deliver": deliver_pending, "sweep": sweep_deadlines}
+    for job in jobs:
+        known[job]()
+    return {"enqueued": list(jobs)}
 
-        sweep_deadlines()
-    else:
-        raise SystemExit(f"unknown job {what}")
-    return {"enqueued": what}
+
+def settle(claim_seconds: float, timeout: float, requeue: bool) -> dict[str, Any]:
+    """Wait until no SMS is left to send and no overdue case is left unescalated. With `requeue`
+    the jobs are queued again meanwhile (what the minute tick does in production; a claim left
+    by a killed worker is re-picked once it has expired); else the consumer's own periodic jobs
+    must do it."""
+    from django.utils import timezone
+
+    from sizhi.cases.deadlines import _due
+    from sizhi.cases.models import Case
+    from sizhi.cases.workflow import WarningLevel
+    from sizhi.notify.models import Notification, NotificationChannel, NotificationStatus
+
+    pending = Notification.objects.filter(channel=NotificationChannel.SMS).exclude(
+        status__in=[NotificationStatus.SENT, NotificationStatus.FAILED]
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = []
+        if pending.exists():
+            jobs.append("deliver")
+        if Case.objects.filter(_due(WarningLevel.RED, timezone.now())).exists():
+            jobs.append("sweep")
+        if not jobs:
+            break
+        if requeue:
+            enqueue(*jobs)
+        time.sleep(max(claim_seconds, 0.5))
+    return outcome()
 
 
 def outcome() -> dict[str, Any]:
@@ -191,6 +219,33 @@ def consumer(claim_seconds: float, args: list[str]) -> None:
     call_command("run_huey", *args)
 
 
+def fill(count: int) -> dict[str, Any]:
+    """`count` reports with one photo each, and an audit record for each (backup drill)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sizhi.audit.services import audit
+    from sizhi.cases import services
+    from sizhi.ops.drills import make_photo
+
+    for i in range(count):
+        photo = SimpleUploadedFile("p.jpg", make_photo(i), content_type="image/jpeg")
+        case = services.report_submit(
+            reporter=None, description=f"备份演练 {i}：道路破损", address="演练路 2 号", photos=[photo],
+            is_anonymous=True,
+        )
+        audit("ops.drill", target=case)
+    return {"filled": count}
+
+
+def _seed_all(overdue_count: int, sms_count: int) -> dict[str, Any]:
+    result = seed()
+    if overdue_count:
+        result.update(overdue(overdue_count, result["unit"]))
+    if sms_count:
+        result.update(sms(sms_count))
+    return result
+
+
 def main(argv: list[str]) -> None:
     _setup()
     command, rest = argv[0], argv[1:]
@@ -198,11 +253,14 @@ def main(argv: list[str]) -> None:
         consumer(float(rest[0]), rest[1:])
         return
     handlers = {
-        "seed": lambda: seed(),
+        # seed [OVERDUE SMS]: the world, then optionally the worker drill's overdue cases and messages.
+        "seed": lambda: _seed_all(int(rest[0]) if rest else 0, int(rest[1]) if len(rest) > 1 else 0),
         "reports": lambda: reports(rest[0]),
         "overdue": lambda: overdue(int(rest[0]), int(rest[1])),
         "sms": lambda: sms(int(rest[0])),
-        "enqueue": lambda: enqueue(rest[0]),
+        "fill": lambda: fill(int(rest[0])),
+        "enqueue": lambda: enqueue(*rest),
+        "settle": lambda: settle(float(rest[0]), float(rest[1]), rest[2] == "requeue"),
         "outcome": lambda: outcome(),
     }
     result = handlers[command]()

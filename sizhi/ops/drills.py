@@ -177,21 +177,22 @@ def start_gunicorn(box: Sandbox, *, workers: int = 3) -> tuple[subprocess.Popen[
     proc = box.spawn(
         [
             PYTHON, "-m", "gunicorn", "sizhi.config.wsgi:application", "--workers", str(workers),
+            "--config", "python:sizhi.ops.drill_gunicorn", "--no-control-socket",
             "--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--graceful-timeout", "2",
         ],
         "gunicorn.log",
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("gunicorn exited: " + box.log_tail("gunicorn.log"))
-        with contextlib.suppress(OSError):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/v1/openapi.json")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/drill-ping")  # a 404 from Django: the application is loaded
             if conn.getresponse().status < 500:
                 return proc, port
         time.sleep(0.2)
-    raise RuntimeError("gunicorn did not answer within 30 s: " + box.log_tail("gunicorn.log"))
+    raise RuntimeError("gunicorn did not answer within 60 s: " + box.log_tail("gunicorn.log"))
 
 
 def make_photo(seed: int) -> bytes:
@@ -278,7 +279,7 @@ class Load:
             with self.lock:
                 self.answers.setdefault(sub.key, []).append(answer)
             if answer.status == 0 or answer.status >= 500:
-                time.sleep(0.05)  # a client backs off a little after a failure
+                time.sleep(0.2)  # a client backs off a little after a failure
 
     def start(self) -> None:
         for n in range(self.clients):
@@ -495,8 +496,14 @@ class PrivateCluster:
         return int((self.data / "postmaster.pid").read_text().splitlines()[0])
 
     def kill9(self) -> int:
+        """SIGKILL the postmaster, then its backends (as a crash of the whole server would), so
+        the restart need not wait for orphaned backends to notice and exit."""
         pid = self.postmaster_pid()
+        backends = children_of(pid)
         os.kill(pid, signal.SIGKILL)
+        for child in backends:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
         return pid
 
     def close(self) -> None:
@@ -520,14 +527,17 @@ def pg_kill_drill(
     *, kills: int = 1, before: float = 3, outage: float = 1.0, after: float = 3, clients: int = 4,
     say: Say = _quiet,
 ) -> PgKillResult:
+    t0 = time.monotonic()
     cluster = PrivateCluster()
     try:
         cluster.start()
         cluster.createdb()
+        say(f"pg kill: private cluster on port {cluster.port} ready in {time.monotonic() - t0:.1f}s")
         with sandbox(cluster.url) as box:
             box.manage("migrate", "--noinput")
             token = box.kit("seed")["token"]
             _master, port = start_gunicorn(box, workers=3)
+            say(f"pg kill: migrated, seeded, gunicorn up at {time.monotonic() - t0:.1f}s")
             load = Load(port, token, clients=clients)
             load.start()
             recoveries: list[float] = []
@@ -553,7 +563,9 @@ def pg_kill_drill(
                 a for answers in load.answers.values() for a in answers
                 if a.case_id is None and any(d <= a.started <= u for d, u in windows)
             ]
+            say(f"pg kill: load stopped at {time.monotonic() - t0:.1f}s")
             findings = check_reports(box, load)
+            say(f"pg kill: checked at {time.monotonic() - t0:.1f}s")
             return PgKillResult(
                 findings, kills, recoveries, len(during), max((a.seconds for a in during), default=0.0)
             )
@@ -604,9 +616,7 @@ def worker_kill_drill(
             "SIZHI_SMS_BACKEND": "sizhi.ops.drillkit.SlowFileSmsBackend", "SIZHI_DRILL_SMS_DELAY": str(sms_delay),
         })
         box.manage("migrate", "--noinput")
-        unit = box.kit("seed")["unit"]
-        box.kit("overdue", str(overdue), str(unit))
-        box.kit("sms", str(sms))
+        box.kit("seed", str(overdue), str(sms))
         consumer_args = [PYTHON, "-m", "sizhi.ops.drillkit", "consumer", str(claim_seconds), "-w", "1"]
         if not periodic:
             consumer_args.append("-n")
@@ -614,8 +624,7 @@ def worker_kill_drill(
         rnd = random.Random()
         done_kills = 0
         consumer = box.spawn(consumer_args, "huey.log")
-        box.kit("enqueue", "sweep")
-        box.kit("enqueue", "deliver")
+        box.kit("enqueue", "sweep", "deliver")
         for n in range(kills):
             if n == 0:
                 # The first kill lands in the sweep (the first job queued), at a random moment.
@@ -630,19 +639,10 @@ def worker_kill_drill(
             done_kills += 1
             consumer = box.spawn(consumer_args, "huey.log")
             if not periodic:
-                box.kit("enqueue", "sweep")
-                box.kit("enqueue", "deliver")
-        deadline = time.monotonic() + timeout
-        state = box.kit("outcome")
-        while state["sms_pending"] and time.monotonic() < deadline:
-            time.sleep(max(claim_seconds, 1.0))
-            if not periodic:
-                box.kit("enqueue", "deliver")  # claims left by the kills have expired by now
-            state = box.kit("outcome")
-        if not periodic:
-            box.kit("enqueue", "sweep")
-            time.sleep(1.0)
-        state = box.kit("outcome")
+                box.kit("enqueue", "sweep", "deliver")
+        state = box.kit(
+            "settle", str(claim_seconds), str(timeout), "wait" if periodic else "requeue", timeout=timeout + 60
+        )
         box.kill(consumer)
         # Every send that started and never reached the gateway's log was cut short by a kill.
         mid_send = _lines(sending) - _lines(box.root / "sms.log")
