@@ -104,7 +104,12 @@ def _move_batch(*, to: str, condition: Q, now: dt.datetime, batch: int) -> int:
         ids = list(due.values_list("pk", flat=True)[:batch])
         if not ids:
             return 0
+        from sizhi.insight import rollups  # insight reads cases: imported here, not at the top
+
+        before = rollups.states(ids)
         Case.objects.filter(condition, pk__in=ids).update(warning=to)
+        after = rollups.states(ids)
+        rollups.record_many((before[pk], after.get(pk)) for pk in before)  # the dashboards' red-card counts
         cases = list(
             Case.objects.filter(pk__in=ids, warning=to).only(
                 "pk", "number", "title", "status", "assigned_unit_id", "due_at", "region_code", "level"

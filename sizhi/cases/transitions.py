@@ -103,11 +103,17 @@ def transition(
     now = timezone.now()
     changes = dict(changes or {})
     target = transition.target_from(case.status)
+    from sizhi.insight import rollups  # insight reads cases: imported here, not at the top
+
+    before = rollups.locked_state(case.pk)
     updated = Case.objects.filter(pk=case.pk, status=case.status, version=case.version).update(
         **changes, status=target, updated_at=now, version=F("version") + 1
     )
     if updated != 1:
         raise CaseConflict()
+    if before is not None:  # the dashboards' roll-ups move in this same transaction
+        after = rollups.changed(before, changes, target)
+        rollups.record(before, after if after is not None else rollups.locked_state(case.pk))
     # The unit the event concerns: the one holding the case before the change (a return, an
     # escalation), or else the one it goes to (a dispatch).
     unit_id = case.assigned_unit_id or getattr(changes.get("assigned_unit"), "pk", None)

@@ -21,7 +21,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Avg, CharField, Count, F, FloatField, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import (
+    Avg,
+    CharField,
+    Count,
+    DateField,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models import Case as SqlCase
 from django.db.models.functions import Cast, Coalesce, Floor, Substr, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
@@ -31,10 +46,12 @@ from django.utils.translation import gettext_lazy
 from sizhi.accounts.models import ADMIN_ROLES, Membership, User
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases import evaluation
-from sizhi.cases.models import Case, Category
+from sizhi.cases.models import Assignment, Case, Category
 from sizhi.cases.permissions import case_scope_q
 from sizhi.cases.selectors import case_list_for_user
-from sizhi.cases.workflow import OPEN_STATUSES, CaseStatus, Channel, Satisfaction, WarningLevel
+from sizhi.cases.workflow import ACTIVE_ASSIGNMENT, OPEN_STATUSES, CaseStatus, Channel, Satisfaction, WarningLevel
+from sizhi.insight import rollups
+from sizhi.insight.models import CaseRollup
 from sizhi.regions.models import LEVEL_PREFIX_LENGTH, Grid, Region, RegionLevel
 from sizhi.regions.selectors import region_scope_q
 
@@ -321,6 +338,149 @@ def parse_granularity(value: object) -> Granularity:
     return "day"
 
 
+
+# --- roll-ups ------------------------------------------------------------------------------------
+#
+# The city-, district- and town-level figures are sums over insight.rollups (CaseRollup), kept
+# exact in the transaction of every case write, instead of scans of a year of cases. A viewer's
+# scope is then (a) the region prefixes of their memberships, which the roll-ups answer, and (b)
+# the cases their units hold or assist with outside those prefixes, few, read as rows and counted
+# here with the very rules the roll-ups are built with (rollups.contributions). Grid workers and
+# village-level viewers (whose figures split by grid) keep the direct queries: their scope is a
+# few thousand cases at most.
+
+
+@dataclass(frozen=True)
+class RollupScope:
+    prefixes: tuple[str, ...]      # outermost scope prefixes (none inside another)
+    depth: int                     # roll-up depth that expresses them all (6 or 9)
+    extra: QuerySet[Case]          # in scope through a unit only: outside every prefix, never the mailbox
+
+
+def _depth(prefix: str) -> int:
+    return next(d for d in rollups.DEPTHS[rollups.AREA] if d >= len(prefix))
+
+
+# Off only to time the direct queries against the roll-ups (bench/dashboards.py).
+USE_ROLLUPS = True
+
+
+def rollup_scope(user: AnyUser) -> RollupScope | None:
+    """The viewer's scope as roll-up prefixes plus the rest, or None when the roll-ups cannot
+    express it. Mirrors cases.permissions.membership_scope_q (the tests hold both to one count)."""
+    if not USE_ROLLUPS:
+        return None
+    prefixes: set[str] = set()
+    unit_q: Q | None = None
+    any_membership = False
+    for m in active_memberships(user):
+        if m.role in ADMIN_ROLES:
+            continue
+        any_membership = True
+        if m.grid_id is not None:
+            return None
+        if m.scope is not None:
+            prefixes.add(m.scope.prefix)
+        if m.unit_id is not None:
+            assisting = Assignment.objects.filter(unit_id=m.unit_id, status__in=list(ACTIVE_ASSIGNMENT))
+            q = Q(assigned_unit_id=m.unit_id) | Q(pk__in=assisting.values("case_id"))
+            unit_q = q if unit_q is None else unit_q | q
+    if not any_membership or not prefixes:
+        return None
+    outer = tuple(sorted(p for p in prefixes if not any(p != o and p.startswith(o) for o in prefixes)))
+    depth = max(_depth(p) for p in outer)
+    if depth not in rollups.DEPTHS[rollups.CREATED]:
+        return None
+    if unit_q is None:
+        extra = Case.objects.none()
+    else:
+        inside = Q()
+        for p in outer:
+            inside |= Q(region_code__startswith=p)
+        extra = Case.objects.filter(unit_q).exclude(channel=Channel.MAILBOX).exclude(inside)
+    return RollupScope(outer, depth, extra)
+
+
+def _areas_q(prefixes: Iterable[str], depth: int) -> Q:
+    """Roll-up rows at `depth` under any of the prefixes, as ranges an index answers (codes are digits)."""
+    q = Q(pk__in=[])
+    for p in prefixes:
+        q |= Q(area__gte=p.ljust(depth, "0")[:depth], area__lte=p.ljust(depth, "9")[:depth])
+    return Q(depth=depth) & q
+
+
+def bucket_of(granularity: Granularity, day: dt.date) -> dt.date:
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+@dataclass
+class Reading:
+    """Everything but the window's breakdowns for one viewer, window and day, from one grouped
+    query over the roll-ups and one read of the cases outside them."""
+
+    scope: RollupScope
+    day: dt.date
+    window: Window
+    kpis: dict[str, int]
+    closed: dict[dt.date, int]          # closed per bucket of the window
+    open_by_status: dict[str, int]
+    extra: list[rollups.State]
+
+
+def reading(user: AnyUser, win: Window, *, on: dt.date | None = None) -> Reading | None:
+    rs = rollup_scope(user)
+    if rs is None:
+        return None
+    day = on or today()
+    lo, hi = min(day, win.first), max(day, win.last)
+    rows = (
+        CaseRollup.objects.filter(_areas_q(rs.prefixes, rs.depth))
+        .filter(Q(kind=rollups.OPEN) | Q(kind__in=[rollups.AREA, rollups.CLOSED, rollups.RATED], grain=rollups.DAY,
+                                           day__gte=lo, day__lte=hi))
+        .values("kind", "day", "status").annotate(sn=Sum("n"), sr=Sum("n_red"), ss=Sum("n_satisfied")).order_by()
+    )
+    figures = dict.fromkeys(("today_new", "open", "overdue", "closed_today", "period_new", "rated", "satisfied"), 0)
+    closed: dict[dt.date, int] = {}
+    by_status: dict[str, int] = {}
+
+    def count(kind: str, when: dt.date | None, status: str, n: int, red: int, good: int) -> None:
+        if kind == rollups.OPEN:
+            figures["open"] += n
+            figures["overdue"] += red
+            by_status[status] = by_status.get(status, 0) + n
+        elif when is None:
+            return
+        elif kind == rollups.AREA:
+            figures["today_new"] += n if when == day else 0
+            figures["period_new"] += n if win.first <= when <= win.last else 0
+        elif kind == rollups.CLOSED:
+            figures["closed_today"] += n if when == day else 0
+            if win.first <= when <= win.last:
+                b = bucket_of(win.granularity, when)
+                closed[b] = closed.get(b, 0) + n
+        elif kind == rollups.RATED and win.first <= when <= win.last:
+            figures["rated"] += n
+            figures["satisfied"] += good
+
+    for row in rows:
+        count(row["kind"], row["day"], row["status"], row["sn"] or 0, row["sr"] or 0, row["ss"] or 0)
+    # The cases outside the prefixes: only those any figure could count.
+    since = min(_midnight(day), win.start_at)
+    relevant = Q(status__in=OPEN) | Q(created_at__gte=since) | Q(closed_at__gte=since) | Q(rated_at__gte=since)
+    extra = [rollups.State(*r) for r in rs.extra.filter(relevant).values_list(*rollups.FIELDS)]
+    for state in extra:
+        for (kind, grain, depth, _area, when, _cat, _channel, status), (n, _o, red, good) in (
+            rollups.contributions(state).items()
+        ):
+            if depth == 6 and grain in (rollups.DAY, rollups.NONE) and kind != rollups.CREATED:
+                count(kind, None if kind == rollups.OPEN else when, status, n, red, good)
+    return Reading(rs, day, win, figures, closed, by_status, extra)
+
+
 # --- figures -----------------------------------------------------------------------------------
 
 
@@ -359,10 +519,19 @@ class Kpis:
         return [self.today_new, self.open, self.overdue, self.closed_today, self.period_new]
 
 
-def kpis(user: AnyUser, win: Window, *, on: dt.date | None = None) -> Kpis:
+def kpis(user: AnyUser, win: Window, *, on: dt.date | None = None, read: Reading | None = None) -> Kpis:
     """Today's new cases, open cases, red-card overdue among them, closed today, new in the
-    period, and the satisfaction rate over the period: one query."""
+    period, and the satisfaction rate over the period: from the roll-ups (`read`, or a reading of
+    its own), or else one query."""
     day = on or today()
+    if read is None or read.day != day or read.window != win:
+        read = reading(user, win, on=day)
+    counts = read.kpis if read is not None else _kpi_counts(user, win, day)
+    rated_filter = CaseFilter(rated_from=win.first, rated_to=win.last, rated=True)
+    return _kpis(counts, win, day, rated_filter)
+
+
+def _kpi_counts(user: AnyUser, win: Window, day: dt.date) -> dict[str, int]:
     t0, t1 = _midnight(day), _midnight(day + dt.timedelta(days=1))
     p0, p1 = win.start_at, win.end_at
     is_open = Q(status__in=OPEN)
@@ -378,10 +547,12 @@ def kpis(user: AnyUser, win: Window, *, on: dt.date | None = None) -> Kpis:
     # Every counted row meets one of these: the database may answer from the status and
     # created_at indexes instead of reading every case the viewer ever had.
     relevant = is_open | Q(created_at__gte=min(t0, p0)) | Q(closed_at__gte=t0) | Q(rated_at__gte=p0)
-    counts = scoped_cases(user).filter(relevant).aggregate(
+    return scoped_cases(user).filter(relevant).aggregate(
         **{key: Count("pk", filter=cond) for key, cond in conditions.items()}
     )
-    rated_filter = CaseFilter(rated_from=win.first, rated_to=win.last, rated=True)
+
+
+def _kpis(counts: Mapping[str, int], win: Window, day: dt.date, rated_filter: CaseFilter) -> Kpis:
     return Kpis(
         today_new=Figure("today_new", _("今日新增"), counts["today_new"], CaseFilter(created_from=day, created_to=day)),
         open=Figure("open", _("未办结"), counts["open"], CaseFilter(state="open")),
@@ -490,10 +661,17 @@ class WindowCounts:
     by_category: dict[int | None, Tally] = field(default_factory=dict)
     by_channel: dict[str, Tally] = field(default_factory=dict)
     by_area: dict[str, Tally] = field(default_factory=dict)
+    # Names of the top-level categories, when the counting already read them.
+    category_names: dict[int, str] | None = None
 
 
-def window_counts(user: AnyUser, win: Window) -> WindowCounts:
+def window_counts(user: AnyUser, win: Window, *, read: Reading | None = None) -> WindowCounts:
     plan = area_plan(user)
+    if plan.level != "grid":
+        if read is None or read.window != win:
+            read = reading(user, win)
+        if read is not None:
+            return _window_counts_rolled(read, plan)
     rows = (
         scoped_cases(user)
         .filter(created_at__gte=win.start_at, created_at__lt=win.end_at)
@@ -515,6 +693,70 @@ def window_counts(user: AnyUser, win: Window) -> WindowCounts:
     return counts
 
 
+def _window_counts_rolled(read: Reading, plan: AreaPlan) -> WindowCounts:
+    """The window's counts from two grouped reads of the roll-ups (by bucket, category and
+    channel at the scope's depth; by area at the breakdown's depth) in one UNION, plus the cases
+    outside the prefixes."""
+    win, rs = read.window, read.scope
+    grain = rollups.MONTH if win.granularity == "month" else rollups.DAY
+    in_window = Q(grain=grain, day__gte=win.first, day__lte=win.last)
+    bucket: Any = TruncWeek("day", output_field=DateField()) if win.granularity == "week" else F("day")
+    sums = {"t": Sum("n"), "o": Sum("n_open"), "r": Sum("n_red")}
+    by_kind = (
+        CaseRollup.objects.filter(_areas_q(rs.prefixes, rs.depth), in_window, kind=rollups.CREATED).order_by()
+        .annotate(b=bucket, k=F("category"), ch=F("channel"), ar=Value("", output_field=CharField()))
+        .values("b", "k", "ch", "ar").annotate(**sums)
+    )
+    area_depth = plan.prefix_length if plan.parent is not None else rs.depth
+    area_prefixes = (plan.parent.prefix,) if plan.parent is not None else rs.prefixes
+    by_area = (
+        CaseRollup.objects.filter(_areas_q(area_prefixes, area_depth), in_window, kind=rollups.AREA).order_by()
+        .annotate(b=Value(None, output_field=DateField()), k=Value(0, output_field=IntegerField()),
+                  ch=Value("", output_field=CharField()), ar=F("area"))
+        .values("b", "k", "ch", "ar").annotate(**sums)
+    )
+    categories = {pk: (parent, name) for pk, parent, name in Category.objects.values_list("pk", "parent_id", "name")}
+
+    def top(leaf: int | None) -> int | None:
+        if not leaf:
+            return None
+        parent = categories.get(leaf, (None, ""))[0]
+        return parent if parent is not None else leaf
+
+    def area_key(code: str) -> str:
+        if plan.parent is not None:
+            return code[:area_depth]
+        return next((p for p in rs.prefixes if code.startswith(p)), "")
+
+    per_kind: dict[tuple[dt.date, int | None, str], Tally] = {}
+    per_area: dict[str, Tally] = {}
+    for row in by_kind.union(by_area, all=True):
+        tally = {"total": row["t"] or 0, "open": row["o"] or 0, "overdue": row["r"] or 0}
+        if row["b"] is None:
+            _add(per_area, area_key(row["ar"]), tally)
+        else:
+            _add(per_kind, (_as_day(row["b"]), top(row["k"]), row["ch"]), tally)  # type: ignore[arg-type]
+    for state in read.extra:
+        created = rollups.local_day(state.created_at)
+        if not win.first <= created <= win.last:
+            continue
+        is_open = state.status in OPEN
+        tally = {"total": 1, "open": int(is_open), "overdue": int(is_open and state.warning == WarningLevel.RED)}
+        _add(per_kind, (bucket_of(win.granularity, created), top(state.category_id), state.channel), tally)
+        code = state.region_code or ""
+        # Outside every prefix: the scope plan's "elsewhere" key, or its own code's part.
+        _add(per_area, code[:area_depth] if plan.parent is not None else "", tally)
+    counts = WindowCounts(win, plan)
+    for (b, k, ch), tally in per_kind.items():
+        if tally["total"] > 0:
+            _add(counts.by_bucket, b, tally)
+            _add(counts.by_category, k, tally)
+            _add(counts.by_channel, ch, tally)
+    counts.by_area = {key: tally for key, tally in per_area.items() if tally["total"] > 0}
+    counts.category_names = {pk: name for pk, (_parent, name) in categories.items()}
+    return counts
+
+
 def _counts() -> dict[str, Any]:
     is_open = Q(status__in=OPEN)
     return {
@@ -527,20 +769,25 @@ def _counts() -> dict[str, Any]:
 # --- trend -------------------------------------------------------------------------------------
 
 
-def trend(user: AnyUser, counts: WindowCounts) -> list[TrendPoint]:
-    """Cases reported (from the window's counts) and cases closed (one grouped query) per day,
-    week (from Monday) or month."""
+def trend(user: AnyUser, counts: WindowCounts, *, read: Reading | None = None) -> list[TrendPoint]:
+    """Cases reported (from the window's counts) and cases closed (the roll-ups, or one grouped
+    query) per day, week (from Monday) or month."""
     win = counts.window
-    closed_rows = (
-        scoped_cases(user)
-        .filter(status=CaseStatus.CLOSED, closed_at__gte=win.start_at, closed_at__lt=win.end_at)
-        .annotate(bucket=_trunc(win.granularity, "closed_at"))
-        .values("bucket").annotate(n=Count("pk")).order_by()
-    )
+    if read is None or read.window != win:
+        read = reading(user, win)
     closed: dict[dt.date | None, int] = {}
-    for row in closed_rows:
-        day = _as_day(row["bucket"])
-        closed[day] = closed.get(day, 0) + row["n"]
+    if read is not None:
+        closed.update(read.closed.items())
+    else:
+        closed_rows = (
+            scoped_cases(user)
+            .filter(status=CaseStatus.CLOSED, closed_at__gte=win.start_at, closed_at__lt=win.end_at)
+            .annotate(bucket=_trunc(win.granularity, "closed_at"))
+            .values("bucket").annotate(n=Count("pk")).order_by()
+        )
+        for row in closed_rows:
+            day = _as_day(row["bucket"])
+            closed[day] = closed.get(day, 0) + row["n"]
     points = []
     for start, end in win.buckets:
         points.append(TrendPoint(
@@ -591,7 +838,9 @@ def _sorted(rows: list[BreakdownRow]) -> list[BreakdownRow]:
 def by_category(counts: WindowCounts) -> list[BreakdownRow]:
     """By top-level category (a sub-category counts for its parent); one query for the names."""
     win = counts.window
-    names = dict(Category.objects.filter(pk__in=[k for k in counts.by_category if k]).values_list("pk", "name"))
+    names = counts.category_names if counts.category_names is not None else dict(
+        Category.objects.filter(pk__in=[k for k in counts.by_category if k]).values_list("pk", "name")
+    )
     out = []
     for top, tally in counts.by_category.items():
         if top is None:
@@ -682,11 +931,17 @@ def _scope_rows(counts: WindowCounts) -> RegionBreakdown:
     return RegionBreakdown(None, "scope", out)
 
 
-def by_status(user: AnyUser) -> list[Figure]:
-    """Open cases by status, in the order of the life cycle; one grouped query."""
-    counts = dict(
-        scoped_cases(user).filter(status__in=OPEN).values("status").annotate(n=Count("pk")).values_list("status", "n")
-    )
+def by_status(user: AnyUser, *, read: Reading | None = None) -> list[Figure]:
+    """Open cases by status, in the order of the life cycle; from the roll-ups, or one grouped query."""
+    if read is None:
+        read = reading(user, window("day"))
+    if read is not None:
+        counts = read.open_by_status
+    else:
+        counts = dict(
+            scoped_cases(user).filter(status__in=OPEN).values("status").annotate(n=Count("pk"))
+            .values_list("status", "n")
+        )
     return [
         Figure(s.value, str(s.label), counts.get(s.value, 0), CaseFilter(status=s.value))
         for s in CaseStatus if s in OPEN_STATUSES
@@ -746,15 +1001,16 @@ class Dashboard:
 
 def dashboard(user: AnyUser, granularity: Granularity, *, with_ranking: bool = True) -> Dashboard:
     win = window(granularity)
-    counts = window_counts(user, win)
+    read = reading(user, win)  # None: the viewer's figures come from direct queries
+    counts = window_counts(user, win, read=read)
     return Dashboard(
         window=win,
-        kpis=kpis(user, win),
-        trend=trend(user, counts),
+        kpis=kpis(user, win, read=read),
+        trend=trend(user, counts, read=read),
         categories=by_category(counts),
         channels=by_channel(counts),
         regions=by_region(counts),
-        statuses=by_status(user),
+        statuses=by_status(user, read=read),
         ranking=ranking(user, win) if with_ranking else None,
     )
 

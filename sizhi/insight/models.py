@@ -209,3 +209,45 @@ class Briefing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region_code} {self.period} {self.start}"
+
+
+class CaseRollup(models.Model):
+    """Running counts of cases for the dashboards (sizhi.insight.rollups), kept exact in the same
+    transaction as every case write. `kind` says what is counted and which columns hold it:
+
+    c  cases reported on `day` (grain d) or in the month starting on `day` (grain m), by leaf
+       `category` (0: none) and `channel`: n, of them open (n_open) and open red-card (n_red)
+    a  the same without category and channel, for the region breakdown (also at village depth)
+    x  cases closed (status closed) on `day`: n
+    r  ratings given on `day`: n, of them 满意 or 基本满意 (n_satisfied)
+    s  open cases now, by `status`: n, of them red-card (n_red); `day` is a fixed date
+
+    `area` is the first `depth` digits of the cases' region code. Secretary-mailbox cases are
+    never counted. Rows are summed, never read one by one, so a row may sit at zero."""
+
+    kind = models.CharField(max_length=1)
+    grain = models.CharField(max_length=1)
+    day = models.DateField()
+    depth = models.PositiveSmallIntegerField()
+    area = models.CharField(max_length=12)
+    category = models.IntegerField(default=0)
+    channel = models.CharField(max_length=10, default="")
+    status = models.CharField(max_length=12, default="")
+    n = models.BigIntegerField(default=0)
+    n_open = models.BigIntegerField(default=0)
+    n_red = models.BigIntegerField(default=0)
+    n_satisfied = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("看板汇总")
+        verbose_name_plural = _("看板汇总")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "grain", "depth", "area", "day", "category", "channel", "status"],
+                name="caserollup_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "grain", "depth", "day"], name="caserollup_day")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.grain} {self.day} {self.area}"
