@@ -70,6 +70,7 @@ from sizhi.demo.people import (
     demo_citizen_username,
     load_demo_residents,
 )
+from sizhi.insight.rollups import rebuild_rollups
 from sizhi.mailbox.demo import delete_mailbox_demo, load_mailbox_demo
 from sizhi.notify.models import Notification, NotificationStatus
 from sizhi.regions.demo import DEFAULT_SEED, DEMO_CITY_CODE, DEMO_DIVISIONS_FILE, generate_demo_grids
@@ -372,6 +373,8 @@ class _Loader:
         # The clocks of the open cases have run during their invented history: the same sweep
         # the worker runs every minute marks the ones now due (黄牌) or overdue (红牌).
         swept = deadlines.sweep_warnings()
+        # The back-dating above rewrote dates behind the ORM: count the dashboards' roll-ups afresh.
+        rebuild_rollups()
         demo_totp_enrol(user_ids=self.user_ids)
         DemoLoad.objects.create(seed=self.seed, districts=",".join(self.districts or []), user_ids=self.user_ids)
         return DemoSummary(
