@@ -204,6 +204,7 @@ def main() -> None:
         "SIZHI_DATA_DIR": str(work / "data"), "SIZHI_MEDIA_ROOT": str(work / "media"),
         "SIZHI_BIND": f"127.0.0.1:{port}", "SIZHI_PID_FILE": str(work / "pids"), "SIZHI_ENV_FILE": "/dev/null",
         "SIZHI_LOG_LEVEL": "WARNING", "SIZHI_ACCESS_LOG": "0",
+        "SIZHI_SSL_REDIRECT": "0", "SIZHI_COOKIE_SECURE": "0", "SIZHI_HSTS_SECONDS": "0",
         "DJANGO_SETTINGS_MODULE": "sizhi.config.settings", "PYTHONPATH": str(ROOT),
     }
     env.pop("SIZHI_DEBUG", None)

@@ -221,6 +221,13 @@ def explain(work: Path, samples: int = 40) -> None:
 # --- the run ------------------------------------------------------------------------------------
 
 
+def wait_for_outbox(env: dict[str, str], limit: float = 180) -> float:
+    started = time.monotonic()
+    while json.loads(helper(env, "--queue-state"))["pending"] and time.monotonic() - started < limit:
+        time.sleep(1)
+    return time.monotonic() - started
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -243,6 +250,8 @@ def environment(work: Path, port: int) -> dict[str, str]:
         "SIZHI_LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "sizhi.config.settings",
         "PYTHONPATH": str(ROOT),
+        # Plain HTTP on the loopback, as scripts/serve_prod.sh sets for its own processes.
+        "SIZHI_SSL_REDIRECT": "0", "SIZHI_COOKIE_SECURE": "0", "SIZHI_HSTS_SECONDS": "0",
     }
     env.pop("SIZHI_DEBUG", None)
     return env
@@ -266,9 +275,12 @@ def sizhi(env: dict[str, str], *args: str) -> None:
 
 
 def helper(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [str(BIN / "python"), __file__, *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout
+    done = subprocess.run(
+        [str(BIN / "python"), __file__, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise RuntimeError(f"bench/intake.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
 
 
 @contextmanager
@@ -326,7 +338,7 @@ def run_wrk(wrk: str, work: Path, base: str, target: str, concurrency: int, seco
     env = {**os.environ, "WRK_BODIES": str(work / "bodies.txt"), "WRK_TOKENS": str(work / "tokens.txt")}
     threads = min(2, concurrency)
     out = subprocess.run(
-        [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), url],
+        [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "-s", str(LUA), url],
         env=env, check=True, capture_output=True, text=True,
     ).stdout
     line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
@@ -493,6 +505,9 @@ def main() -> None:
                 for rnd in range(1, args.rounds + 1):
                     order = ("intake", "floor") if rnd % 2 else ("floor", "intake")
                     for target in order:
+                        # Each run starts with an empty outbox, so that the worker's catching up
+                        # on one run's messages never lands in the next run's figures.
+                        wait_for_outbox(env)
                         before_cpu = cpu_snapshot(work)
                         run = run_wrk(wrk, work, base, target, concurrency, args.duration, rnd)
                         used = cpu_used_ms(before_cpu, cpu_snapshot(work))
@@ -507,14 +522,13 @@ def main() -> None:
             mem = memory(work)
             # The outbox: every report queued inbox messages for its dispatchers; the worker
             # delivers them. How long until it has caught up after the load stops?
-            drain_started = time.monotonic()
+            drain = wait_for_outbox(env, 300)
             state = json.loads(helper(env, "--queue-state"))
-            while state["pending"] and time.monotonic() - drain_started < 300:
-                time.sleep(2)
-                state = json.loads(helper(env, "--queue-state"))
-            drain = time.monotonic() - drain_started
             log("what one request costs (in process, serially)")
-            explained = helper(env, "--explain", str(work))
+            try:
+                explained = helper(env, "--explain", str(work))
+            except RuntimeError as exc:  # the figures above are worth printing anyway
+                explained = f"(the in-process account failed: {exc})"
         load = os.getloadavg()
     finally:
         if not args.keep:
