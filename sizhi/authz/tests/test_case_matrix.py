@@ -8,7 +8,7 @@ import io
 from collections.abc import Callable
 
 import pytest
-from django.http import HttpResponse
+from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -19,8 +19,9 @@ from sizhi.authz.tests.conftest import MatrixWorld
 CLOSED = {302, 401, 403}
 
 
-def _body(response: HttpResponse) -> str:
-    return response.content.decode("utf-8", "replace")
+def _body(response: HttpResponseBase) -> str:
+    content = b"".join(response.streaming_content) if response.streaming else response.content  # type: ignore[attr-defined]
+    return bytes(content).decode("utf-8", "replace")
 
 
 def _console_open(row: Row) -> bool:
