@@ -119,51 +119,83 @@ class ChainReport:
             self.problems.append(message)
 
 
-def _batches(batch: int) -> Iterator[list[dict[str, Any]]]:
-    # Keyset pages over the primary key: constant memory and no long-lived cursor, so it works
-    # for millions of rows on either database.
-    last = 0
+def _batches(after: int, batch: int) -> Iterator[list[dict[str, Any]]]:
+    # Keyset pages over the primary key: constant memory and no long-lived cursor or transaction
+    # (which on SQLite would hold the write lock), so it works for millions of rows on either
+    # database while the application keeps appending.
     fields = (*HASHED_FIELDS, "hash", "actor_id")
     while True:
-        rows = list(AuditRecord.objects.filter(seq__gt=last).order_by("seq").values(*fields)[:batch])
+        rows = list(AuditRecord.objects.filter(seq__gt=after).order_by("seq").values(*fields)[:batch])
         if not rows:
             return
         yield rows
-        last = rows[-1]["seq"]
+        after = rows[-1]["seq"]
+
+
+class _Walk:
+    def __init__(self, report: ChainReport, progress: Callable[[int], None] | None, batch: int) -> None:
+        self.report, self.progress, self.batch = report, progress, batch
+        self.expected_seq = 1
+        self.prev_hash = GENESIS_HASH
+
+    def run(self) -> None:
+        """Check every record after the last one seen so far."""
+        report = self.report
+        for rows in _batches(report.last_seq or 0, self.batch):
+            for row in rows:
+                self.check(row)
+            if self.progress is not None:
+                self.progress(len(rows))
+
+    def check(self, row: dict[str, Any]) -> None:
+        report = self.report
+        seq = row["seq"]
+        report.records += 1
+        if report.first_seq is None:
+            report.first_seq = seq
+        if seq > self.expected_seq:
+            before = self.expected_seq - 1
+            missing = f"{self.expected_seq}" if seq == self.expected_seq + 1 else f"{self.expected_seq}–{seq - 1}"
+            report.add(_("缺少记录 %(missing)s：序号从 %(before)s 跳到 %(after)s") % {
+                "missing": missing, "before": before, "after": seq})
+        elif seq < self.expected_seq:
+            report.add(_("记录 %(seq)s：序号异常（插入的记录）") % {"seq": seq})
+        if row["prev_hash"] != self.prev_hash:
+            report.add(_("记录 %(seq)s：链接断开（前一条哈希与上一条记录不符）") % {"seq": seq})
+        if record_hash(row) != row["hash"]:
+            report.add(_("记录 %(seq)s：内容被篡改（哈希不符）") % {"seq": seq})
+        if row["actor_id"] is not None and row["actor_id"] != row["actor_pk"]:
+            report.add(_("记录 %(seq)s：操作人关联被改动（指向的账号与记录不符）") % {"seq": seq})
+        # Continue from the stored hash so one edited record is reported once, not for the
+        # whole rest of the chain.
+        self.prev_hash = row["hash"]
+        self.expected_seq = seq + 1
+        report.last_seq = seq
+
+
+CATCH_UP_ROUNDS = 5
 
 
 def verify_chain(progress: Callable[[int], None] | None = None, *, batch: int = BATCH) -> ChainReport:
-    """Walk the whole chain in sequence order and report every inconsistency found."""
-    report = ChainReport()
-    expected_seq = 1
-    prev_hash = GENESIS_HASH
-    for rows in _batches(batch):
-        for row in rows:
-            seq = row["seq"]
-            report.records += 1
-            if report.first_seq is None:
-                report.first_seq = seq
-            if seq > expected_seq:
-                missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
-                report.add(_("缺少记录 %(missing)s：序号从 %(before)s 跳到 %(after)s") % {
-                    "missing": missing, "before": expected_seq - 1, "after": seq})
-            elif seq < expected_seq:
-                report.add(_("记录 %(seq)s：序号异常（插入的记录）") % {"seq": seq})
-            if row["prev_hash"] != prev_hash:
-                report.add(_("记录 %(seq)s：链接断开（前一条哈希与上一条记录不符）") % {"seq": seq})
-            if record_hash(row) != row["hash"]:
-                report.add(_("记录 %(seq)s：内容被篡改（哈希不符）") % {"seq": seq})
-            if row["actor_id"] is not None and row["actor_id"] != row["actor_pk"]:
-                report.add(_("记录 %(seq)s：操作人关联被改动（指向的账号与记录不符）") % {"seq": seq})
-            # Continue from the stored hash so one edited record is reported once, not for the
-            # whole rest of the chain.
-            prev_hash = row["hash"]
-            expected_seq = seq + 1
-            report.last_seq = seq
-        if progress is not None:
-            progress(len(rows))
+    """Walk the whole chain in sequence order and report every inconsistency found.
 
+    The application may keep appending meanwhile: records that arrive during the walk are
+    checked too (a few catch-up rounds), and a head that is still ahead at the end only counts
+    as a cut-off tail when its last record does not exist.
+    """
+    report = ChainReport()
+    walk = _Walk(report, progress, batch)
+    walk.run()
     head = AuditHead.objects.filter(pk=HEAD_PK).first()
+    for _round in range(CATCH_UP_ROUNDS):
+        if head is None or head.last_seq <= (report.last_seq or 0):
+            break
+        seen = report.last_seq
+        walk.run()
+        if report.last_seq == seen:
+            break
+        head = AuditHead.objects.filter(pk=HEAD_PK).first()
+
     if head is None:
         if report.records:
             report.add(_("链头缺失"))
@@ -171,12 +203,15 @@ def verify_chain(progress: Callable[[int], None] | None = None, *, batch: int = 
     report.head_seq = head.last_seq
     last_seq = report.last_seq or 0
     if head.last_seq > last_seq:
-        report.add(_("尾部缺失：链头记载最后一条为 %(head)s，链止于 %(last)s") % {
-            "head": head.last_seq, "last": last_seq})
+        # Appends commit the record and the head together: a head ahead of the walk whose last
+        # record exists means the chain grew after the walk; one whose record is gone was cut off.
+        if not AuditRecord.objects.filter(seq=head.last_seq).exists():
+            report.add(_("尾部缺失：链头记载最后一条为 %(head)s，链止于 %(last)s") % {
+                "head": head.last_seq, "last": last_seq})
     elif head.last_seq < last_seq:
         report.add(_("链头之后还有记录：链头记载为 %(head)s，链延续到 %(last)s（插入的记录）") % {
             "head": head.last_seq, "last": last_seq})
-    elif head.last_hash != prev_hash:
+    elif head.last_hash != walk.prev_hash:
         report.add(_("链头哈希与记录 %(seq)s 不符") % {"seq": last_seq})
     return report
 

@@ -239,3 +239,31 @@ def test_concurrent_appends_make_one_gap_free_chain() -> None:
     assert seqs == list(range(1, 401))
     report = verify_chain()
     assert report.ok and report.records == 400
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_verify_while_appending_reports_no_false_problem() -> None:
+    _fill(50)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while not done.is_set():
+                audit("test.concurrent")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reports = [verify_chain(batch=7) for _ in range(5)]
+    finally:
+        done.set()
+        thread.join()
+    assert errors == []
+    assert all(r.ok for r in reports), [r.problems for r in reports]
+    assert verify_chain().ok
