@@ -58,6 +58,7 @@ def test_letter_to_the_secretary_through_the_browser(world: World, stage: Stage,
     expect(spage.get_by_test_id("letter-body")).to_contain_text("路灯坏了快两个月")
     image = spage.get_by_test_id("letter-photos").locator("img")
     expect(image).to_be_visible()
+    spage.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=image.element_handle())
     assert spage.evaluate("el => el.naturalWidth", image.element_handle()) == 320
     spage.get_by_test_id("letter-reply-body").fill(REPLY)
     spage.get_by_test_id("letter-reply-submit").click()
