@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
@@ -14,6 +13,7 @@ from sizhi.accounts.models import User
 from sizhi.cases.models import Category
 from sizhi.mailbox import selectors
 from sizhi.mailbox.models import Identity, LetterLevel
+from sizhi.mailbox.services import new_form_key
 from sizhi.regions.models import Region
 from sizhi.web.forms import MultipleFileInput, PhotosField
 from sizhi.web.selectors import category_choices
@@ -95,7 +95,8 @@ class LetterForm(forms.Form):
         widget=forms.RadioSelect(attrs={"data-testid": "letter-consent"}),
         required=False,
     )
-    idempotency_key = forms.UUIDField(
+    idempotency_key = forms.RegexField(
+        regex=r"^[A-Za-z0-9_-]{43}$",
         error_messages={"required": KEY_INVALID, "invalid": KEY_INVALID}, widget=forms.HiddenInput(),
     )
 
@@ -107,12 +108,12 @@ class LetterForm(forms.Form):
             for name in ("is_anonymous", "writer_name", "identity_consent"):
                 del self.fields[name]
         if not self.is_bound:
-            self.initial.setdefault("idempotency_key", str(uuid.uuid4()))
+            self.initial.setdefault("idempotency_key", new_form_key())
 
     def renew_key(self) -> None:
         data = QueryDict(mutable=True)
         data.update(self.data)
-        data["idempotency_key"] = str(uuid.uuid4())
+        data["idempotency_key"] = new_form_key()
         self.data = data
 
 

@@ -9,7 +9,9 @@ submission record, so that the audit trail cannot tie a request to the letter it
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -89,13 +92,27 @@ def _letter_error(err: CaseError) -> LetterError:
 @dataclass(frozen=True)
 class Submitted:
     letter: Letter
-    # The tracking code, shown once: None when the call only found the letter an earlier
-    # submission with the same form token had made.
+    # The tracking code, for the receipt only: None when it cannot be shown again (a repeated
+    # call without a form token never happens; with one, the same code is derived again).
     code: str | None
+    created: bool
 
-    @property
-    def created(self) -> bool:
-        return self.code is not None
+
+FORM_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def new_form_key() -> str:
+    """The one-time token of a letter form: 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+def code_for_form_key(key: str) -> str:
+    """The tracking code of the letter a form makes, derived from the form's random token with
+    the server's secret (192 bits out of 256 random ones). Neither the token nor the code is
+    stored, only hashes; a double submit of the same form shows the same code again, and the
+    code never has to sit in a session or a cookie between the POST and the receipt."""
+    digest = salted_hmac("sizhi.mailbox.letter-code", key, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:32]
 
 
 def letter_submit(
@@ -120,11 +137,14 @@ def letter_submit(
         writer = None
     elif writer is None:
         raise LetterError(_("署名来信需要先登录；不登录也可以匿名写信。"), code="letter_login_required")
-    key_hash = _hash(f"letter-form:{clean_text(idempotency_key)[:64]}") if clean_text(idempotency_key) else None
+    key = clean_text(idempotency_key)
+    if key and not FORM_KEY.fullmatch(key):
+        raise LetterError(_("页面已过期，请刷新后重新提交。"), code="letter_key_invalid")
+    key_hash = _hash(f"letter-form:{key}") if key else None
     if key_hash is not None:
         earlier = _letter_for_key(key_hash, writer)
         if earlier is not None:
-            return Submitted(earlier, None)
+            return Submitted(earlier, code_for_form_key(key), created=False)
 
     if level not in LetterLevel.values:
         raise LetterError(_("请选择写给哪一级书记。"), code="letter_level_invalid", field="level")
@@ -166,7 +186,7 @@ def letter_submit(
     except CaseError as err:
         raise _letter_error(err) from err
 
-    code = new_letter_code()
+    code = code_for_form_key(key) if key else new_letter_code()
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -195,9 +215,9 @@ def letter_submit(
         if key_hash is not None:
             earlier = _letter_for_key(key_hash, writer)
             if earlier is not None:
-                return Submitted(earlier, None)
+                return Submitted(earlier, code_for_form_key(key), created=False)
         raise
-    return Submitted(letter, code)
+    return Submitted(letter, code, created=True)
 
 
 def _letter_for_key(key_hash: str, writer: User | None) -> Letter | None:

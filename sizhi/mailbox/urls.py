@@ -5,7 +5,6 @@ from sizhi.mailbox import views
 app_name = "mailbox"
 urlpatterns: list[URLPattern] = [
     path("", views.write, name="write"),
-    path("sent/", views.sent, name="sent"),
     path("track/", views.track, name="track"),
     path("mine/", views.my_letters, name="my_letters"),
     path("mine/<int:pk>/", views.my_letter, name="my_letter"),

@@ -46,7 +46,6 @@ LETTERS_PER_USER = throttle.Limit("letter-user", 10, 60 * 60)
 LETTERS_PER_ADDRESS = throttle.Limit("letter-address", 30, 60 * 60)
 # Every tracking lookup counts, found or not, so that hits and misses look alike.
 TRACK_LOOKUPS = throttle.Limit("letter-track-address", 20, 10 * 60)
-RECEIPT_SESSION_KEY = "mailbox_receipt"
 LETTER_FIELD_ERRORS = {"body": "body", "subjects": "subjects", "photos": "photos", "writer_name": "writer_name",
                        "identity_consent": "identity_consent"}
 
@@ -120,9 +119,8 @@ def write(request: HttpRequest) -> HttpResponse:
         if err.code == "letter_key_reused":
             form.renew_key()
         return _render_write(request, place_form, form, region, status=err.http_status)
-    if submitted.code is not None:
-        request.session[RECEIPT_SESSION_KEY] = {"code": submitted.code, "anonymous": anonymous}
-    return redirect("mailbox:sent")
+    # The receipt is this response itself: the code is never put in a session, a cookie or a URL.
+    return render(request, "mailbox/sent.html", {"receipt": {"code": submitted.code, "anonymous": anonymous}})
 
 
 def _write_allowed(request: HttpRequest, user: User | None) -> bool:
@@ -142,14 +140,6 @@ def _render_write(
         "max_photos": settings.SIZHI_MAX_PHOTOS,
         "photos_dropped": form.is_bound and bool(request.FILES.getlist("photos")),
     }, status=status)
-
-
-@never_cache
-@require_safe
-def sent(request: HttpRequest) -> HttpResponse:
-    """The receipt: the tracking code is shown this once, then gone from the session."""
-    receipt = request.session.pop(RECEIPT_SESSION_KEY, None)
-    return render(request, "mailbox/sent.html", {"receipt": receipt if isinstance(receipt, dict) else None})
 
 
 # --- tracking --------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import math
-import uuid
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ def write_url(world: World, level: str = "village") -> str:
 
 def post_letter(client: Client, world: World, **extra: object) -> Any:
     data: dict[str, object] = {
-        "body": f"{MARKER} 小区门口的下水道堵了一个月。", "title": "下水道", "idempotency_key": str(uuid.uuid4()),
+        "body": f"{MARKER} 小区门口的下水道堵了一个月。", "title": "下水道", "idempotency_key": services.new_form_key(),
         **extra,
     }
     return client.post(write_url(world), data, REMOTE_ADDR=IP)
@@ -58,7 +57,7 @@ def test_anonymous_letter_stores_nothing_identifying(people: World) -> None:
     client.force_login(people.user("citizen"))  # signed in, and still chooses anonymity
     before = AuditRecord.objects.count()
     response = post_letter(client, people, is_anonymous="on", photos=[make_photo(exif_gps=True)])
-    assert response.status_code == 302
+    assert response.status_code == 200
     letter = Letter.objects.get()
     assert letter.is_anonymous and letter.writer_id is None
     assert letter.writer_name == "" and letter.writer_phone == ""
@@ -90,7 +89,7 @@ def test_named_letter_needs_an_account_and_keeps_it(people: World) -> None:
     client = Client()
     client.force_login(people.user("citizen"))
     response = post_letter(client, people, writer_name="张三", identity_consent="name_phone")
-    assert response.status_code == 302
+    assert response.status_code == 200
     letter = Letter.objects.get()
     assert not letter.is_anonymous and letter.writer == people.user("citizen")
     assert letter.writer_name == "张三" and letter.writer_phone == "13800000001"
@@ -106,42 +105,51 @@ def test_named_letter_needs_an_account_and_keeps_it(people: World) -> None:
 
 def test_logged_out_writers_write_anonymously(people: World) -> None:
     response = post_letter(Client(), people, writer_name="冒名", identity_consent="name_phone")
-    assert response.status_code == 302
+    assert response.status_code == 200
     letter = Letter.objects.get()
     assert letter.is_anonymous and letter.writer_name == ""
 
 
-def test_receipt_shows_the_code_once_and_the_code_works(people: World) -> None:
+def test_receipt_shows_the_code_and_keeps_it_nowhere(people: World) -> None:
     client = Client()
-    post_letter(client, people)
-    receipt = client.get(reverse("mailbox:sent"))
+    receipt = post_letter(client, people)
+    assert receipt.status_code == 200
     code = receipt.context["receipt"]["code"]
     assert code.encode() in receipt.content
-    assert code.encode() not in client.get(reverse("mailbox:sent")).content
+    assert b"data-testid=\"letter-receipt-warning\"" in receipt.content
     letter = Letter.objects.get()
-    assert letter.tracking_hash == selectors.tracking_hash(code) and code not in str(
-        Letter.objects.filter(pk=letter.pk).values().get()
-    )
+    # Only a hash is stored; the session holds no code; the code is in no URL.
+    assert letter.tracking_hash == selectors.tracking_hash(code)
+    assert code not in str(Letter.objects.filter(pk=letter.pk).values().get())
+    assert code not in str(dict(client.session.items()))
+    assert code not in receipt.get("Location", "")
     page = Client().post(reverse("mailbox:track"), {"code": code}, REMOTE_ADDR="198.51.100.1")
     assert page.status_code == 200
     assert page.context["letter"] == letter
 
 
 def test_tracking_code_has_at_least_128_bits() -> None:
-    codes = {services.new_letter_code() for _ in range(2000)}
+    # From a form: derived from 256 random bits; without one: 192 random bits. Both 32 characters.
+    assert len(services.new_form_key()) * math.log2(64) >= 256 - 6
+    codes = {services.code_for_form_key(services.new_form_key()) for _ in range(1000)}
+    codes |= {services.new_letter_code() for _ in range(1000)}
     assert len(codes) == 2000
     alphabet = 64  # URL-safe base64
     assert all(selectors.TRACKING_CODE.fullmatch(c) for c in codes)
     assert len(next(iter(codes))) * math.log2(alphabet) >= 128
 
 
-def test_double_submit_makes_one_letter(people: World) -> None:
+def test_double_submit_makes_one_letter_and_shows_the_same_code(people: World) -> None:
     client = Client()
-    key = str(uuid.uuid4())
+    key = services.new_form_key()
     first = post_letter(client, people, idempotency_key=key)
     second = post_letter(client, people, idempotency_key=key)
-    assert first.status_code == second.status_code == 302
+    assert first.status_code == second.status_code == 200
+    assert first.context["receipt"]["code"] == second.context["receipt"]["code"]
     assert Letter.objects.count() == 1
+    # A form token of the wrong shape is refused, the text kept and a fresh token issued.
+    refused = post_letter(client, people, idempotency_key="not-a-token")
+    assert refused.status_code == 400 and Letter.objects.count() == 1
 
 
 def test_wrong_code_is_the_same_404_as_an_unknown_one(mail: MailWorld) -> None:
@@ -168,7 +176,7 @@ def test_tracking_lookups_are_rate_limited_per_address(mail: MailWorld) -> None:
 def test_writing_is_rate_limited_per_address(people: World) -> None:
     client = Client()
     for _ in range(views.LETTERS_PER_ADDRESS.count):
-        assert post_letter(client, people).status_code == 302
+        assert post_letter(client, people).status_code == 200
     assert post_letter(client, people).status_code == 429
     assert Letter.objects.count() == views.LETTERS_PER_ADDRESS.count
 
@@ -241,7 +249,7 @@ def test_to_town_secretary(people: World) -> None:
     client = Client()
     response = client.post(
         f"{reverse('mailbox:write')}?village={people.village_a1.code}&level={LetterLevel.TOWN}",
-        {"body": "反映村里低保评定的问题。", "idempotency_key": str(uuid.uuid4())}, REMOTE_ADDR=IP,
+        {"body": "反映村里低保评定的问题。", "idempotency_key": services.new_form_key()}, REMOTE_ADDR=IP,
     )
-    assert response.status_code == 302
+    assert response.status_code == 200
     assert Letter.objects.get().addressee == people.user("town_secretary")
