@@ -32,6 +32,8 @@ export SIZHI_MEDIA_ROOT="$WORK/media"
 export DATABASE_URL="sqlite:///$WORK/fuzz.sqlite3"
 export DJANGO_SETTINGS_MODULE=sizhi.config.settings
 export SIZHI_DEBUG=0
+# Plain HTTP on 127.0.0.1: without these DEBUG-off defaults redirect every request to HTTPS.
+export SIZHI_SSL_REDIRECT=0 SIZHI_COOKIE_SECURE=0 SIZHI_HSTS_SECONDS=0
 export SIZHI_LOG_LEVEL=WARNING
 unset REDIS_URL
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
