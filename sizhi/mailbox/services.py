@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
@@ -92,13 +93,14 @@ def _letter_error(err: CaseError) -> LetterError:
 @dataclass(frozen=True)
 class Submitted:
     letter: Letter
-    # The tracking code, for the receipt only: None when it cannot be shown again (a repeated
-    # call without a form token never happens; with one, the same code is derived again).
+    # The tracking code, for the receipt only: None when a repeat of the same form comes too
+    # late to be shown it again (see _repeat).
     code: str | None
     created: bool
 
 
 FORM_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
+REPEAT_WINDOW = timedelta(minutes=10)
 
 
 def new_form_key() -> str:
@@ -144,7 +146,7 @@ def letter_submit(
     if key_hash is not None:
         earlier = _letter_for_key(key_hash, writer)
         if earlier is not None:
-            return Submitted(earlier, code_for_form_key(key), created=False)
+            return _repeat(earlier, key)
 
     if level not in LetterLevel.values:
         raise LetterError(_("请选择写给哪一级书记。"), code="letter_level_invalid", field="level")
@@ -215,9 +217,16 @@ def letter_submit(
         if key_hash is not None:
             earlier = _letter_for_key(key_hash, writer)
             if earlier is not None:
-                return Submitted(earlier, code_for_form_key(key), created=False)
+                return _repeat(earlier, key)
         raise
     return Submitted(letter, code, created=True)
+
+
+def _repeat(earlier: Letter, key: str) -> Submitted:
+    # A flaky link resends within seconds; a form page found later in a shared phone's history
+    # must not hand out the code of the letter it once sent.
+    fresh = earlier.created_at >= timezone.now() - REPEAT_WINDOW
+    return Submitted(earlier, code_for_form_key(key) if fresh else None, created=False)
 
 
 def _letter_for_key(key_hash: str, writer: User | None) -> Letter | None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from sizhi.audit.models import AuditRecord
@@ -147,6 +149,11 @@ def test_double_submit_makes_one_letter_and_shows_the_same_code(people: World) -
     assert first.status_code == second.status_code == 200
     assert first.context["receipt"]["code"] == second.context["receipt"]["code"]
     assert Letter.objects.count() == 1
+    # Much later the same form token finds the letter but no longer shows its code.
+    Letter.objects.update(created_at=timezone.now() - services.REPEAT_WINDOW - timedelta(seconds=1))
+    late = post_letter(client, people, idempotency_key=key)
+    assert late.status_code == 200 and late.context["receipt"]["code"] is None
+    assert first.context["receipt"]["code"].encode() not in late.content
     # A form token of the wrong shape is refused, the text kept and a fresh token issued.
     refused = post_letter(client, people, idempotency_key="not-a-token")
     assert refused.status_code == 400 and Letter.objects.count() == 1
