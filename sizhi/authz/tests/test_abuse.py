@@ -248,3 +248,24 @@ def test_api_filters_are_typed_and_search_is_a_plain_string(world: World, client
     assert response.status_code in (200, 400)
     if response.status_code == 200:
         assert response.json()["results"] == []  # a "1=1" never widens the scope
+
+
+# --- 12. workflow abuse: reopening does not reset the clock -------------------------------------------------
+
+
+def test_reopen_and_dispatch_again_keep_the_original_deadline(world: World) -> None:
+    u = world.user
+    case = _reported(world)
+    services.case_accept(case=case, actor=u("town_dispatcher"))
+    services.case_register(case=case, actor=u("town_dispatcher"), category=world.category)
+    services.case_dispatch(case=case, actor=u("town_dispatcher"), unit=world.village_a1_committee)
+    first_due = Case.objects.get(pk=case.pk).due_at
+    assert first_due is not None
+    services.case_sign_for(case=case, actor=u("village_cadre"))
+    services.case_handle(case=case, actor=u("village_cadre"), result="已补装井盖")
+    services.case_verify(case=case, actor=u("grid_worker"), passed=True)
+    services.case_close(case=case, actor=u("town_dispatcher"))
+    services.case_rate(case=case, actor=None, satisfaction="unsatisfied", tracking_code=case.tracking_code)
+    services.case_reopen(case=case, actor=None, reason="井盖又丢了", tracking_code=case.tracking_code)
+    services.case_dispatch(case=case, actor=u("town_dispatcher"), unit=world.village_a1_committee)
+    assert Case.objects.get(pk=case.pk).due_at == first_due

@@ -259,3 +259,25 @@ def test_a_tracking_code_shows_its_own_case_and_photo_only(mw: MatrixWorld) -> N
     # Another case's photo id under a valid code: 404, the code opens its own case only.
     assert client.get(reverse("web:case_photo", args=[a1.tracking_code, mw.photos["b1"].pk])).status_code == 404
     assert client.get(reverse("web:case_photo", args=[b1.tracking_code, mw.photos["a1"].pk])).status_code == 404
+
+
+@pytest.mark.parametrize("channel", ["console", "api", "console_act"])
+def test_a_refusal_by_changed_id_leaves_an_audit_record(mw: MatrixWorld, channel: str) -> None:
+    """Abuse case 1 ends in a clean 404, an audit record (who, which object, denied) and nothing changed."""
+    from sizhi.audit.models import AuditRecord
+
+    worker = mw.world.user("grid_worker")
+    client = mw.client("grid_worker")
+    target = mw.cases["b1"]
+    url = {
+        "console": reverse("cases:detail", args=[target.pk]),
+        "api": f"/api/v1/cases/{target.pk}",
+        "console_act": reverse("cases:act", args=[target.pk, "accept"]),
+    }[channel]
+    response = client.post(url, {"reason": "越权"}) if channel == "console_act" else client.get(url)
+    assert response.status_code == 404
+    record = AuditRecord.objects.order_by("-seq").first()
+    assert record is not None
+    assert (record.actor_pk, record.result) == (worker.pk, "denied")
+    assert record.target_id == str(target.pk) or str(target.pk) in str(record.detail)
+    _unchanged(mw, "b1")
