@@ -15,9 +15,11 @@ from sizhi.privacy.idcards import is_valid_id_number
 from sizhi.privacy.masking import mask_id_number, mask_phone
 
 # Bounded by anything but letters and digits: a run of digits inside a hex blind index or a
-# base64 ciphertext is not a phone number.
-PHONE_RE = re.compile(r"(?<![0-9A-Za-z])1[3-9][0-9]{9}(?![0-9A-Za-z])")
-ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+# base64 ciphertext is not a phone number, nor are the digits of a decimal fraction (coordinates).
+_BEFORE = r"(?<![0-9A-Za-z])(?<![0-9]\.)"
+_AFTER = r"(?![0-9A-Za-z])(?!\.[0-9])"
+PHONE_RE = re.compile(_BEFORE + r"(?:\+?86[ -]?)?1[3-9][0-9]{9}" + _AFTER)
+ID_RE = re.compile(_BEFORE + r"[0-9]{17}[0-9Xx]" + _AFTER)
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def _mask_any(value: str) -> str:
 def scan_text(text: str, where: str, *, values: Iterable[str] = ()) -> list[Finding]:
     """Phone numbers, valid ID-card numbers, and any of `values` (exact, e.g. the raw forms a
     test typed) found in `text`."""
-    found = [Finding(where, "phone", mask_phone(m.group())) for m in PHONE_RE.finditer(text)]
+    found = [Finding(where, "phone", mask_phone(m.group()[-11:])) for m in PHONE_RE.finditer(text)]
     found += [
         Finding(where, "id_number", mask_id_number(m.group().upper()))
         for m in ID_RE.finditer(text)

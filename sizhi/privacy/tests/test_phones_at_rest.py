@@ -100,7 +100,8 @@ def test_verification_codes_keep_only_the_index(db: None) -> None:
     assert VerificationCode.objects.get().phone_index == phone_blind_index(PHONE)
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush afterwards then leaves the seeded rows to the next such test
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_migration_encrypts_existing_plaintext_phones() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate([("accounts", "0002_initial")])
