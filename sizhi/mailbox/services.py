@@ -487,6 +487,8 @@ def letter_convert_to_case(
         if current not in TRANSITIONS[LetterAction.CONVERTED][0]:
             raise LetterTransitionNotAllowed(LetterAction.CONVERTED)
         text = clean_text(description)
+        # The heading comes from the matter itself, never from the writer's name line below.
+        title = clean_text(title) or (_summary(text) if text else "")
         if identity == Identity.NAME and text:
             text = _("来信人：%(name)s（仅提供姓名）") % {"name": letter.writer_name} + "\n" + text
         lat, lng = _point_in(letter.region)

@@ -48,6 +48,14 @@ def test_name_only_travels_as_a_line_of_the_description(mail: MailWorld) -> None
     assert "13800000001" not in case.description
 
 
+def test_a_title_left_empty_is_made_from_the_matter_not_the_name(mail: MailWorld) -> None:
+    case = services.letter_convert_to_case(
+        letter=mail.letter, actor=mail.user("party_secretary"), identity=Identity.NAME, title="",
+        description="金业路北段路灯损坏，请安排维修。", address="金业路北段",
+    )
+    assert "张三" not in case.title and case.title.startswith("金业路北段")
+
+
 def test_name_and_phone_travel_as_the_reporter(mail: MailWorld) -> None:
     case = convert(mail, Identity.NAME_PHONE)
     assert case.reporter == mail.user("citizen") and not case.is_anonymous
