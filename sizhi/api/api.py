@@ -24,7 +24,8 @@ DESCRIPTION = """
   令牌与其用户的权限与管辖范围完全相同。
 * 错误：一律为 `{"error": {"code": "...", "message": "...", "fields": {...}}}`，`code` 稳定可供程序判断。
 * 列表：`page`、`page_size`（≤100），返回 `count`、`next`、`previous`、`results`。
-* 频率：凭查询码的操作按来源地址限流，附议按账号限流；超出时返回 429 `rate_limited`（带 `Retry-After`）。
+* 频率：上报按来源地址、账号和手机号限流（与网页表单共用额度），凭查询码的操作按来源地址限流，附议按账号限流；
+  超出时返回 429 `rate_limited`，`Retry-After` 头为距可再次提交的秒数。
 * 幂等：每个 POST 都接受 `Idempotency-Key` 头；同一标识重复提交同一请求返回首次结果（头 `Idempotent-Replayed: true`），
   同一标识用于不同请求返回 422 `idempotency_key_reused`。标识保留 24 小时。
 """

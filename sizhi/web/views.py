@@ -355,6 +355,10 @@ def _case_for_code(request: HttpRequest, code: str) -> Case | HttpResponse:
     if case is None:
         throttle.hit(TRACK_LOOKUPS, address)
         raise Http404
+    if case.is_anonymous:
+        # Whoever follows an anonymous report up is, most likely, its reporter: the audit
+        # record of a rating or reopening must not tie their address to the case either.
+        suppress_source(request)
     return case
 
 

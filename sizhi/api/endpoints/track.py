@@ -22,6 +22,7 @@ from sizhi.api.errors import forbidden, not_found, rate_limited
 from sizhi.api.idempotency import IdempotencyKey, idempotent
 from sizhi.api.responses import respond
 from sizhi.api.schemas import ErrorOut, RateIn, RequiredReasonIn, TrackActionOut, event_out, tracked_case_out
+from sizhi.audit.services import suppress_source
 from sizhi.cases import selectors, services
 from sizhi.cases.models import Case, CaseEvent
 
@@ -45,6 +46,9 @@ def _case_for_code(request: HttpRequest, code: str) -> tuple[Case, User | None]:
     case = selectors.case_by_tracking_code(code)
     if case is None:
         raise not_found()
+    if case.is_anonymous:
+        # The follow-up of an anonymous report keeps no source address with the case either.
+        suppress_source(request)
     actor = user if user is not None and case.reporter_id == user.pk else None
     return case, actor
 
