@@ -45,7 +45,8 @@ def main() -> None:
         f"duplicates {f.duplicates}, retries failed {f.retry_failed}, orphan rows {f.orphan_rows}, "
         f"orphan files {f.orphan_files}; failed during outage {result.outage_failures} (slowest "
         f"{result.outage_slowest:.2f} s); first ack after restart median {statistics.median(rec):.2f} s max "
-        f"{max(rec):.2f} s -> {'PASS' if not f.problems and f.lost == 0 and f.duplicates == 0 else 'FAIL'}"
+        f"{max(rec):.2f} s; gunicorn workers replaced {result.workers_replaced}"
+        f" -> {'PASS' if not f.problems and f.lost == 0 and f.duplicates == 0 else 'FAIL'}"
     )
 
 

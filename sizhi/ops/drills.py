@@ -521,6 +521,7 @@ class PgKillResult:
     recovery_seconds: list[float]
     outage_failures: int
     outage_slowest: float
+    workers_replaced: int  # gunicorn workers that died over the drill: 0 = recovered without a restart
 
 
 def pg_kill_drill(
@@ -536,7 +537,8 @@ def pg_kill_drill(
         with sandbox(cluster.url) as box:
             box.manage("migrate", "--noinput")
             token = box.kit("seed")["token"]
-            _master, port = start_gunicorn(box, workers=3)
+            master, port = start_gunicorn(box, workers=3)
+            workers_before = set(children_of(master.pid))
             say(f"pg kill: migrated, seeded, gunicorn up at {time.monotonic() - t0:.1f}s")
             load = Load(port, token, clients=clients)
             load.start()
@@ -563,11 +565,13 @@ def pg_kill_drill(
                 a for answers in load.answers.values() for a in answers
                 if a.case_id is None and any(d <= a.started <= u for d, u in windows)
             ]
+            workers_replaced = len(workers_before - set(children_of(master.pid)))
             say(f"pg kill: load stopped at {time.monotonic() - t0:.1f}s")
             findings = check_reports(box, load)
             say(f"pg kill: checked at {time.monotonic() - t0:.1f}s")
             return PgKillResult(
-                findings, kills, recoveries, len(during), max((a.seconds for a in during), default=0.0)
+                findings, kills, recoveries, len(during), max((a.seconds for a in during), default=0.0),
+                workers_replaced,
             )
     finally:
         cluster.close()

@@ -72,6 +72,7 @@ def test_killing_postgresql_loses_no_acknowledged_report_and_the_app_reconnects(
     assert f.retry_failed == 0, f.problems
     assert f.orphan_rows == 0, f.problems
     assert result.recovery_seconds and max(result.recovery_seconds) < 30
+    assert result.workers_replaced == 0  # the same gunicorn workers reconnected by themselves
     # Requests during the outage fail fast (503 or a refused connection), they do not hang.
     assert result.outage_slowest < 10
 
