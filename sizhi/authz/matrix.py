@@ -10,9 +10,10 @@ The test world (sizhi/conftest.py) plus the objects built by tests/conftest.py:
 
 A role's row lists the cases it may see; every other case must be a 404 (or, where the channel
 itself is closed to the role, a 401/403/redirect that shows nothing of it) on EVERY channel:
-console detail, console list, console search, dashboard counts, the dashboard's drill-down list,
-the monthly circular .xlsx export, photo URLs (console and API), the JSON API (detail, list,
-search, photo) and Open311. Administrators see no case at all (三权分立).
+console detail, list, search and queue, dashboard counts, the dashboard's drill-down list and case
+map, the monthly circular .xlsx export, photo URLs (console and API), the JSON API (detail, list,
+search, "my cases", photo), actions by changed id (console and API) and Open311.
+Administrators see no case at all (三权分立).
 """
 
 from __future__ import annotations

@@ -94,6 +94,33 @@ def dashboard_drill_list(mw: MatrixWorld, row: Row, client: Client) -> None:
     assert _shown_links(mw, _body(response)) == set(row.sees)
 
 
+def console_queue(mw: MatrixWorld, row: Row, client: Client) -> None:
+    """What waits for the role's action: a part of what it sees, never more."""
+    response = client.get(reverse("cases:queue"))
+    if not _console_open(row):
+        assert response.status_code in CLOSED or not _shown_links(mw, _body(response))
+        return
+    assert response.status_code == 200
+    queued = _shown_links(mw, _body(response))
+    assert queued <= row.sees
+    if row.role in {"town_dispatcher", "town_dispatcher_b"}:
+        assert queued  # the town's intake (reported cases at town level) is there
+
+
+def map_points(mw: MatrixWorld, row: Row, client: Client) -> None:
+    """The case map's points over the whole test area (and the other city)."""
+    response = client.get(reverse("insight:map_points"), {"bbox": "112.3,34.5,112.6,34.8"})
+    if not _console_open(row):
+        assert response.status_code in CLOSED
+        return
+    assert response.status_code == 200
+    data = response.json()
+    ids = {point["id"] for point in data["points"]}
+    located = {k for k in row.sees if mw.cases[k].lat is not None}
+    assert {k for k, c in mw.cases.items() if c.pk in ids} == located
+    assert data["total"] == len(located)
+
+
 def circular_export(mw: MatrixWorld, row: Row, client: Client) -> None:
     response = client.get(reverse("command:circular_xlsx"))
     if not _console_open(row):
@@ -213,6 +240,8 @@ CHANNELS: dict[str, Callable[[MatrixWorld, Row, Client], None]] = {
     "console_search": console_search,
     "dashboard_counts": dashboard_counts,
     "dashboard_drill_list": dashboard_drill_list,
+    "console_queue": console_queue,
+    "map_points": map_points,
     "circular_export": circular_export,
     "console_photo": console_photo,
     "api_detail": api_detail,
