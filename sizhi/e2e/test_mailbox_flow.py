@@ -34,6 +34,8 @@ def test_letter_to_the_secretary_through_the_browser(world: World, stage: Stage,
     page = villager.page
     page.goto("/")
     page.get_by_test_id("home-mailbox").click()
+    page.get_by_test_id("letter-town").select_option(world.town_a.code)
+    page.get_by_test_id("letter-place-submit").click()
     page.get_by_test_id("letter-village").select_option(world.village_a1.code)
     page.get_by_test_id("letter-place-submit").click()
     expect(page.get_by_test_id("letter-addressee")).to_contain_text(world.village_a1.name)

@@ -21,41 +21,59 @@ from sizhi.web.selectors import category_choices
 KEY_INVALID = _("页面已过期，已为您刷新提交标识，请再提交一次。")
 
 
-def village_choices() -> list[tuple[str, Any]]:
-    """Villages grouped by "district · town", for a plain <select> that works without script."""
+def town_choices() -> list[tuple[str, Any]]:
+    """Towns grouped by district: a short list even for a city of thousands of villages."""
     groups: dict[str, list[tuple[str, str]]] = {}
-    for v in selectors.villages():
-        town = v.parent
-        district = town.parent if town is not None else None
-        label = " · ".join(r.name for r in (district, town) if r is not None)
-        groups.setdefault(label, []).append((v.code, v.name))
-    return [("", _("请选择您所在的村（社区）")), *groups.items()]
+    for town in selectors.towns():
+        groups.setdefault(town.parent.name if town.parent else "", []).append((town.code, town.name))
+    return [("", _("请选择乡镇（街道）")), *groups.items()]
+
+
+def village_choices(town: Region | None) -> list[tuple[str, str]]:
+    if town is None:
+        return []
+    return [("", str(_("请选择您所在的村（社区）"))), *((v.code, v.name) for v in selectors.villages_of(town))]
 
 
 class PlaceForm(forms.Form):
-    """Step one: where the writer lives and which secretary the letter goes to."""
+    """Step one, a plain GET form that works without script: the town, then the village in it,
+    and which secretary the letter goes to."""
 
+    town = forms.ChoiceField(
+        label=_("乡镇（街道）"), required=False,
+        error_messages={"invalid_choice": _("请选择乡镇（街道）。")},
+        widget=forms.Select(attrs={"data-testid": "letter-town"}),
+    )
     village = forms.ChoiceField(
-        label=_("您所在的村（社区）"),
-        error_messages={"required": _("请选择您所在的村（社区）。"),
-                        "invalid_choice": _("请选择您所在的村（社区）。")},
+        label=_("您所在的村（社区）"), required=False,
+        error_messages={"invalid_choice": _("请选择您所在的村（社区）。")},
         widget=forms.Select(attrs={"data-testid": "letter-village"}),
     )
     level = forms.ChoiceField(
-        label=_("写信给"), choices=LetterLevel.choices, initial=LetterLevel.VILLAGE,
-        error_messages={"required": _("请选择写给哪一级书记。"), "invalid_choice": _("请选择写给哪一级书记。")},
+        label=_("写信给"), choices=LetterLevel.choices, initial=LetterLevel.VILLAGE, required=False,
+        error_messages={"invalid_choice": _("请选择写给哪一级书记。")},
         widget=forms.RadioSelect(attrs={"data-testid": "letter-level"}),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, town: Region | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["village"].choices = village_choices()  # type: ignore[attr-defined]
+        self.chosen_town = town
+        self.fields["town"].choices = town_choices()  # type: ignore[attr-defined]
+        self.fields["village"].choices = village_choices(town)  # type: ignore[attr-defined]
 
-    def clean_village(self) -> Region:
-        village = Region.objects.filter(code=self.cleaned_data["village"], level="village").first()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        village = None
+        if data.get("village"):
+            village = Region.objects.filter(code=data["village"], level="village").first()
         if village is None:
-            raise forms.ValidationError(_("请选择您所在的村（社区）。"), code="village_invalid")
-        return village
+            # A new town was chosen, or none yet: the village list of that town comes next.
+            if self.chosen_town is not None and "village" in self.data:
+                self.add_error("village", _("请选择您所在的村（社区）。"))
+            raise forms.ValidationError("", code="place_incomplete")
+        data["village"] = village
+        data["level"] = data.get("level") or LetterLevel.VILLAGE
+        return data
 
 
 class LetterForm(forms.Form):

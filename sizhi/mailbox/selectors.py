@@ -127,9 +127,20 @@ def delegate_candidates(letter: Letter) -> list[User]:
     return [u for u in candidates if permissions.delegate_refusal(u, letter) is None]
 
 
-def villages() -> QuerySet[Region]:
-    """Every village (社区) with its town and district, for the writer's place picker."""
-    return Region.objects.filter(level=RegionLevel.VILLAGE).select_related("parent", "parent__parent").order_by("code")
+def towns() -> QuerySet[Region]:
+    """Every town (街道) with its district, for the writer's place picker."""
+    return Region.objects.filter(level=RegionLevel.TOWN).select_related("parent").order_by("code")
+
+
+def villages_of(town: Region) -> QuerySet[Region]:
+    return Region.objects.filter(level=RegionLevel.VILLAGE, parent=town).order_by("code")
+
+
+def region_of_level(code: str, level: str) -> Region | None:
+    text = code.strip() if isinstance(code, str) else ""
+    if not (text.isascii() and text.isdigit() and len(text) == 12):
+        return None
+    return Region.objects.filter(code=text, level=level).select_related("parent").first()
 
 
 def default_village(user: AnyUser) -> Region | None:

@@ -40,7 +40,7 @@ from sizhi.mailbox.forms import (
 )
 from sizhi.mailbox.models import Letter, LetterLevel
 from sizhi.privacy.masking import mask_phone
-from sizhi.regions.models import Region
+from sizhi.regions.models import Region, RegionLevel
 
 LETTERS_PER_USER = throttle.Limit("letter-user", 10, 60 * 60)
 LETTERS_PER_ADDRESS = throttle.Limit("letter-address", 30, 60 * 60)
@@ -59,15 +59,27 @@ def _user(request: HttpRequest) -> User | None:
 
 def _place(request: HttpRequest) -> tuple[PlaceForm, Region | None, User | None, Region | None]:
     """Step one from the query string: the place form, the village, the secretary, their region."""
-    data = request.GET if "village" in request.GET else None
-    if data is None:
+    params = request.GET
+    village = selectors.region_of_level(params.get("village", ""), RegionLevel.VILLAGE)
+    town = selectors.region_of_level(params.get("town", ""), RegionLevel.TOWN)
+    if village is not None and town is not None and village.parent_id != town.pk:
+        village = None  # the writer picked another town: its villages come next
+    if village is not None and town is None:
+        town = village.parent
+    if not params:
         default = selectors.default_village(_user(request))
-        form = PlaceForm(initial={"village": default.code if default else "", "level": LetterLevel.VILLAGE})
-        return form, None, None, None
-    form = PlaceForm(data)
+        initial: dict[str, str] = {"level": LetterLevel.VILLAGE.value}
+        if default is not None:
+            initial |= {"town": default.parent.code if default.parent else "", "village": default.code}
+        return PlaceForm(initial=initial, town=default.parent if default else None), None, None, None
+    data = params.copy()
+    if village is None and data.get("village"):
+        # A village of another town, or no village at all: offer the chosen town's list again.
+        data.pop("village")
+    form = PlaceForm(data, town=town)
     if not form.is_valid():
         return form, None, None, None
-    village: Region = form.cleaned_data["village"]
+    village = form.cleaned_data["village"]
     region = selectors.addressee_region(village, form.cleaned_data["level"])
     secretary = selectors.secretary_of(region) if region is not None else None
     if region is None or secretary is None:
@@ -84,8 +96,8 @@ def write(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     place_form, village, secretary, region = _place(request)
     if village is None or secretary is None or region is None:
-        return render(request, "mailbox/write.html", {"place_form": place_form},
-                      status=400 if place_form.is_bound and place_form.errors else 200)
+        refused = place_form.is_bound and any(place_form.errors.get(f) for f in ("town", "village", "level"))
+        return render(request, "mailbox/write.html", {"place_form": place_form}, status=400 if refused else 200)
     officials = selectors.officials_of(region, exclude=secretary)
     if request.method != "POST":
         form = LetterForm(officials=officials, signed_in=user is not None)

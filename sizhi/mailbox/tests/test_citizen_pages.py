@@ -54,6 +54,37 @@ def test_place_step_names_the_secretary_or_says_there_is_none(people: World) -> 
     assert b'data-testid="letter-form"' not in none.content
 
 
+def test_place_is_chosen_town_first_then_village(people: World) -> None:
+    client = Client()
+    first = client.get(reverse("mailbox:write"))
+    assert first.status_code == 200
+    assert b'data-testid="letter-town"' in first.content and b'data-testid="letter-village"' not in first.content
+    towns = client.get(f"{reverse('mailbox:write')}?town={people.town_a.code}")
+    assert towns.status_code == 200
+    villages = towns.content.decode()
+    assert people.village_a1.code in villages and people.village_a2.code in villages
+    assert people.village_b1.code not in villages
+    # A village of another town is not taken: the chosen town's villages are offered again.
+    mixed = client.get(f"{reverse('mailbox:write')}?town={people.town_a.code}&village={people.village_b1.code}")
+    assert mixed.status_code == 200 and b'data-testid="letter-form"' not in mixed.content
+    assert people.village_a1.code.encode() in mixed.content
+    # Submitting the town's list with no village chosen says so.
+    empty = client.get(f"{reverse('mailbox:write')}?town={people.town_a.code}&village=&level=village")
+    assert empty.status_code == 400 and "请选择您所在的村（社区）。".encode() in empty.content
+
+
+def test_a_signed_in_villager_starts_from_his_own_village(people: World) -> None:
+    from sizhi.cases.services import report_submit
+    from sizhi.conftest import inside
+
+    lat, lng = inside(people.grid_a1)
+    report_submit(reporter=people.user("citizen"), description="路灯坏了，晚上很黑。", lat=lat, lng=lng)
+    client = Client()
+    client.force_login(people.user("citizen"))
+    page = client.get(reverse("mailbox:write")).content.decode()
+    assert f'value="{people.village_a1.code}" selected' in page
+
+
 def test_anonymous_letter_stores_nothing_identifying(people: World) -> None:
     client = Client()
     client.force_login(people.user("citizen"))  # signed in, and still chooses anonymity
