@@ -56,6 +56,14 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
     assert "System check identified no issues" in output, output
 
 
+def test_check_deploy_flags_the_fallback_secret_key(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    del env["SIZHI_SECRET_KEY"]
+    result = check_deploy(env)
+    assert result.returncode != 0
+    assert "sizhi.W001" in result.stdout + result.stderr
+
+
 def test_check_deploy_names_every_relaxed_transport_setting(tmp_path: Path) -> None:
     # What `make serve-prod` over plain HTTP sets: allowed, and check --deploy says what it costs.
     env = production_env(tmp_path, SIZHI_SSL_REDIRECT="0", SIZHI_COOKIE_SECURE="0", SIZHI_HSTS_SECONDS="0")
