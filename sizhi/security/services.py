@@ -28,7 +28,8 @@ from django.utils.translation import gettext as _
 
 from sizhi.accounts.models import ADMIN_ROLES, Membership, Role, User
 from sizhi.accounts.phones import normalise_phone
-from sizhi.accounts.selectors import forget_memberships
+from sizhi.accounts.selectors import forget_memberships, has_role
+from sizhi.accounts.throttle import client_address
 from sizhi.api.services import api_tokens_revoke_all
 from sizhi.audit.services import audit
 from sizhi.privacy.crypto import decrypt, encrypt
@@ -305,8 +306,6 @@ def recovery_codes_left(user: User) -> int:
 
 
 def _require_role(actor: User, role: Role) -> None:
-    from sizhi.accounts.selectors import has_role
-
     if not has_role(actor, role):
         raise SecurityError(_("您没有执行此操作的权限。"), code="forbidden")
 
@@ -413,7 +412,7 @@ def password_change(
 ) -> None:
     """The user's own change. Checks the current password (throttled like a login), the rules,
     and ends every session and token; the caller signs the current request in again."""
-    address = str(request.META.get("REMOTE_ADDR") or "unknown") if request is not None else "internal"
+    address = client_address(request) if request is not None else "internal"
     attempt = lockout.begin(PASSWORD_SCOPE, account=str(user.pk), address=address)
     if isinstance(attempt, lockout.Refusal):
         raise SecurityError(
