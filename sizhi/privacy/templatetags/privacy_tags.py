@@ -8,11 +8,11 @@ from typing import Any
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from sizhi.cases.models import Case
-from sizhi.privacy.permissions import can_unmask_case_reporter
+from sizhi.privacy.permissions import can_unmask_case_reporter, may_use_register
 
 register = template.Library()
 
@@ -26,4 +26,18 @@ def reporter_unmask_link(context: dict[str, Any], case: Case) -> SafeString | st
     return format_html(
         ' <a href="{}" class="unmask-link" data-testid="reporter-unmask-link">{}</a>',
         reverse("privacy:case_reporter", args=[case.pk]), _("查看完整号码"),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def residents_nav_link(context: dict[str, Any], nav: str = "") -> SafeString | str:
+    """The console navigation's entry to the resident register, for those who keep it."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not may_use_register(user):
+        return ""
+    current = ' class="is-current" aria-current="page"' if nav == "residents" else ""
+    return format_html(
+        '<a href="{}" id="nav-residents" data-testid="nav-residents"{}>{}</a>',
+        reverse("privacy:search"), mark_safe(current), _("居民信息"),  # noqa: S308 - a constant attribute string
     )

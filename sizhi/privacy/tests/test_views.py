@@ -171,3 +171,10 @@ def test_anonymous_report_has_no_phone_to_unmask(world: World) -> None:
     url = reverse("privacy:case_reporter", args=[case.pk])
     response = as_user(world, "town_dispatcher").post(url, {"purpose": "contact", "reason": "回访核实处理结果"})
     assert response.status_code == 403
+
+
+def test_console_navigation_links_the_register_for_those_who_keep_it(world: World) -> None:
+    page = text(as_user(world, "grid_worker").get(SEARCH))
+    assert 'data-testid="nav-residents"' in page and 'aria-current="page"' in page
+    assert 'data-testid="nav-residents"' in text(as_user(world, "town_dispatcher").get(reverse("cases:list")))
+    assert 'data-testid="nav-residents"' not in text(as_user(world, "department_handler").get(reverse("cases:list")))
