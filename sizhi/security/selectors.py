@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from sizhi.accounts.models import Membership, User
 from sizhi.accounts.selectors import active_memberships
-from sizhi.security.models import TOTPDevice
+from sizhi.security.models import TOTPDevice, UserSession
 
 
 def is_staff_account(user: User | AnonymousUser | None) -> bool:
@@ -25,7 +25,8 @@ def has_confirmed_totp(user: User) -> bool:
 def account_list(*, query: str = "", status: str = "") -> QuerySet[User]:
     """Accounts for the system admin's list: identity and roles only, never case content."""
     rows = User.objects.annotate(
-        totp_enrolled=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+        totp_enrolled=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+        signed_in=Exists(UserSession.objects.filter(user=OuterRef("pk"))),
     ).prefetch_related(
         Prefetch(
             "memberships",

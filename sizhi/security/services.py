@@ -375,6 +375,13 @@ def account_set_active(*, actor: User, user: User, active: bool, request: HttpRe
     audit("account.reactivated" if active else "account.deactivated", request=request, actor=actor, target=user)
 
 
+def account_end_sessions(*, actor: User, user: User, request: HttpRequest | None = None) -> int:
+    """Sign an account out everywhere (a lost laptop, a shared computer left signed in)."""
+    _require_role(actor, Role.SYSTEM_ADMIN)
+    _not_self(actor, user)
+    return end_all_sessions(user, reason="admin", request=request)
+
+
 def _identifiers(user: User) -> list[str]:
     return [x for x in (user.username.strip().lower(), user.phone or "") if x]
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/reactivate/", views_admin.account_reactivate, name="account_reactivate"),
     path("<int:pk>/password/", views_admin.account_password_reset, name="account_password_reset"),
     path("<int:pk>/totp/", views_admin.account_totp_reset, name="account_totp_reset"),
+    path("<int:pk>/sessions/end/", views_admin.account_end_sessions, name="account_end_sessions"),
 ]

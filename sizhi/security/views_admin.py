@@ -76,6 +76,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "user": u, "phone": masked_phone(u), "totp": u.totp_enrolled,  # type: ignore[attr-defined]
+            "signed_in": u.signed_in,  # type: ignore[attr-defined]
             "roles": u.active_membership_list,  # type: ignore[attr-defined]
         }
         for u in page.object_list
@@ -111,7 +112,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
     return render(request, "security/account_form.html", {"form": form, "nav": "system_accounts"}, status=status)
 
 
-def _account_action(request: HttpRequest, pk: int, action: Callable[[User, User], None], done: str) -> HttpResponse:
+def _account_action(request: HttpRequest, pk: int, action: Callable[[User, User], object], done: str) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
     try:
         action(_actor(request), user)
@@ -149,6 +150,16 @@ def account_totp_reset(request: HttpRequest, pk: int) -> HttpResponse:
         request, pk,
         lambda actor, user: services.totp_reset(actor=actor, user=user, request=request),
         _("账号 %(name)s 的动态口令已重置，下次登录时需重新绑定。"),
+    )
+
+
+@system_page
+@require_POST
+def account_end_sessions(request: HttpRequest, pk: int) -> HttpResponse:
+    return _account_action(
+        request, pk,
+        lambda actor, user: services.account_end_sessions(actor=actor, user=user, request=request),
+        _("账号 %(name)s 已在所有设备上退出，其接口令牌已撤销。"),
     )
 
 

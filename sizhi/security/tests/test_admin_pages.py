@@ -25,7 +25,7 @@ ROLES = [
 SYSTEM_PAGES = ["sysadmin:accounts", "sysadmin:account_create"]
 SECURITY_PAGES = ["secadmin:memberships", "secadmin:membership_grant", "secadmin:policy"]
 SYSTEM_POSTS = ["sysadmin:account_deactivate", "sysadmin:account_reactivate", "sysadmin:account_password_reset",
-                "sysadmin:account_totp_reset"]
+                "sysadmin:account_totp_reset", "sysadmin:account_end_sessions"]
 
 
 def body(response: Any) -> str:
@@ -128,6 +128,22 @@ def test_deactivate_and_reactivate(world: World) -> None:
     assert AuditRecord.objects.filter(action="account.deactivated", target_id=str(target.pk)).exists()
     assert admin.post(reverse("sysadmin:account_reactivate", args=[target.pk])).status_code == 302
     assert password_login(Client(), "grid_worker").status_code == 302
+
+
+def test_sign_out_everywhere(world: World) -> None:
+    target = world.user("grid_worker")
+    victim = Client()
+    password_login(victim, "grid_worker")
+    _token, secret = api_token_create(user=target, name="app")
+    admin = as_user(world, "system_admin")
+    row = re.search(rf'data-account="{target.pk}".*?</tr>', body(admin.get(reverse("sysadmin:accounts"))), re.S)
+    assert row is not None and 'data-testid="account-end-sessions"' in row.group(0)
+    assert admin.post(reverse("sysadmin:account_end_sessions", args=[target.pk])).status_code == 302
+    assert victim.get("/console/").status_code == 302
+    assert Client().get("/api/v1/cases", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert User.objects.get(pk=target.pk).is_active  # the account itself stays
+    record = AuditRecord.objects.filter(action="auth.sessions_ended", target_id=str(target.pk)).get()
+    assert record.actor_id == world.user("system_admin").pk and record.detail["reason"] == "admin"
 
 
 def test_admin_cannot_act_on_own_account(world: World) -> None:
