@@ -9,3 +9,6 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from sizhi.audit import receivers  # noqa: F401 - connects the auth signal receivers
+        from sizhi.audit.redaction import install
+
+        install()
