@@ -230,3 +230,21 @@ def test_language_switch_refuses_to_redirect_off_site(db: None, target: str) -> 
     response = Client().post("/i18n/setlang/", {"language": "en", "next": target})
     assert response.status_code == 302
     assert not _offsite(response["Location"])
+
+
+# --- CSRF ------------------------------------------------------------------------------------------
+
+
+def test_forms_and_session_api_calls_without_a_csrf_token_are_refused(world: World) -> None:
+    from sizhi.cases.models import Case
+    from sizhi.web.tests.factories import report_data
+
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/report/", report_data(world)).status_code == 403
+    client.force_login(world.user("citizen"))
+    api = client.post("/api/v1/reports", {"description": "路口的井盖缺失了，晚上很危险", "address": "金业路 1 号"})
+    assert api.status_code == 403
+    staff = Client(enforce_csrf_checks=True)
+    staff.force_login(world.user("town_dispatcher"))
+    assert staff.post("/inbox/read/", {"id": "1"}).status_code == 403
+    assert Case.objects.count() == 0
