@@ -10,6 +10,7 @@ and mySociety's servicerequestupdates.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -493,10 +494,23 @@ def request_detail(request: HttpRequest, service_request_id: str, fmt: Format) -
     return respond(fmt, "service_requests", [request_row(case, extensions=extensions)])
 
 
+# A token may be a case's tracking code: misses count per address like the citizen pages' lookups,
+# and an address over the limit is not even looked up (hits and misses then look alike).
+TOKEN_MISSES_PER_ADDRESS = throttle.Limit("open311-token-address", 60, 10 * 60)
+
+
 @open311_endpoint("GET")
 def token_detail(request: HttpRequest, token: str, fmt: Format) -> HttpResponse:
+    address = throttle.client_address(request)
+    if throttle.exceeded(TOKEN_MISSES_PER_ADDRESS, address):
+        wait = TOKEN_MISSES_PER_ADDRESS.retry_after(address)
+        raise Open311Error(
+            429, "rate_limited", _("查询过于频繁，请 %(n)d 分钟后再试。") % {"n": math.ceil(wait / 60)},
+            retry_after=wait,
+        )
     found = selectors.requests_for_token(token)
     if not found:
+        throttle.hit(TOKEN_MISSES_PER_ADDRESS, address)
         raise _not_found(_("没有与 token %(token)s 对应的请求。") % {"token": token})
     rows: list[Value] = [{"service_request_id": case.number, "token": t} for case, t in found]
     return respond(fmt, "service_requests", rows)

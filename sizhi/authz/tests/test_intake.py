@@ -241,3 +241,21 @@ def test_following_up_an_anonymous_report_by_its_code_keeps_no_address(world: Wo
     assert web.status_code < 500 and api.status_code < 500
     assert AuditRecord.objects.filter(action="http.post").count() >= 2
     assert not AuditRecord.objects.filter(source_address__in=["203.0.113.20", "203.0.113.21"]).exists()
+
+
+def test_open311_token_lookups_are_limited_per_address(world: World, client: Client) -> None:
+    """A token may be a tracking code: Open311 is no unlimited oracle for guessing them."""
+    from sizhi.cases import services
+    from sizhi.open311 import api as open311_api
+
+    case = services.report_submit(reporter=None, description=DESCRIPTION, address="金业路 1 号")
+    with mock.patch.object(open311_api, "TOKEN_MISSES_PER_ADDRESS", throttle.Limit("t-311-token", 2, 600)):
+        hit = client.get(f"/open311/v2/tokens/{case.tracking_code}.json")
+        misses = [client.get(f"/open311/v2/tokens/{'Z' * 21}{n}.json").status_code for n in range(2)]
+        blocked = client.get(f"/open311/v2/tokens/{case.tracking_code}.json")
+        elsewhere = client.get(f"/open311/v2/tokens/{case.tracking_code}.json", REMOTE_ADDR="10.9.9.9")
+    assert hit.status_code == 200 and misses == [404, 404]
+    assert blocked.status_code == 429
+    _retry_after(blocked, 600)
+    assert blocked.json()[0]["code"] == "rate_limited"
+    assert elsewhere.status_code == 200
