@@ -235,6 +235,10 @@ def rebuild_rollups() -> dict[str, int]:
     """Throw the roll-ups away and count them again from the cases: one grouped scan per kind at
     the finest depth, the coarser depths and the months summed from those rows."""
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Grouping millions of cases spills to disk at the default 4 MB.
+                cursor.execute("SET LOCAL work_mem = '256MB'")
         CaseRollup.objects.all().delete()
         _rebuild()
         counts = dict(
