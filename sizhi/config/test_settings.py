@@ -1,7 +1,9 @@
 """Settings for the test suite: the real settings with the background queue run inline and
 fast password hashing. DATABASE_URL still chooses SQLite or PostgreSQL."""
 
+import contextlib
 import os
+import time
 
 from sizhi.config.settings import *  # noqa: F403
 
@@ -28,6 +30,10 @@ SIZHI_TEST_LOG_DIR = DATA_DIR / "test-logs"  # noqa: F405
 SIZHI_TEST_LOG_FILE = SIZHI_TEST_LOG_DIR / f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}.log"
 SIZHI_LOG_SQL = True  # sizhi.privacy.apps: SQL is logged even though tests run with DEBUG off
 SIZHI_TEST_LOG_DIR.mkdir(parents=True, exist_ok=True)
+for _old in SIZHI_TEST_LOG_DIR.glob("*.log"):  # a few hours of runs are kept, not every run ever
+    with contextlib.suppress(OSError):
+        if time.time() - _old.stat().st_mtime > 3 * 3600:
+            _old.unlink()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
