@@ -25,6 +25,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -97,6 +98,7 @@ class Others:
     phase: str = "baseline"
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def requests(self) -> list[tuple[str, str]]:
@@ -119,12 +121,15 @@ class Others:
             try:
                 conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
                 answer = conn.getresponse()
-                answer.read()
+                content = answer.read()
                 ok = answer.status == 200
-            except (OSError, http.client.HTTPException):
+                if not ok:
+                    self.why.setdefault(f"{answer.status} {path}", content[:200].decode(errors="replace"))
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30, source_address=(OTHERS, 0))
                 ok = False
+                self.why.setdefault(f"{type(exc).__name__} {path}", str(exc))
             elapsed = (time.perf_counter() - started) * 1000
             phase = self.phase
             if ok:
@@ -170,6 +175,8 @@ class Attack:
                 status, retry_after = 0, None
             with self.lock:
                 self.statuses[status] = self.statuses.get(status, 0) + 1
+                if self.sent % 1000 == 0:
+                    log(f"flood: {self.sent} sent, answers {dict(sorted(self.statuses.items()))}")
                 if status == 429 and not (retry_after or "").isdigit():
                     self.missing_retry_after += 1
         conn.close()
@@ -205,6 +212,9 @@ def main() -> None:
         "SIZHI_BIND": f"127.0.0.1:{port}", "SIZHI_PID_FILE": str(work / "pids"), "SIZHI_ENV_FILE": "/dev/null",
         "SIZHI_LOG_LEVEL": "WARNING", "SIZHI_ACCESS_LOG": "0",
         "SIZHI_SSL_REDIRECT": "0", "SIZHI_COOKIE_SECURE": "0", "SIZHI_HSTS_SECONDS": "0",
+        # One key for the server and the seeding helper (personal data is encrypted with keys
+        # derived from it).
+        "SIZHI_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_SETTINGS_MODULE": "sizhi.config.settings", "PYTHONPATH": str(ROOT),
     }
     env.pop("SIZHI_DEBUG", None)
@@ -250,6 +260,10 @@ def main() -> None:
                 [str(BIN / "python"), __file__, "--case-count"], env=env, cwd=ROOT, check=True,
                 capture_output=True, text=True).stdout)
         load = os.getloadavg()
+        server_log = (work / "server.log").read_text(errors="replace")
+        if "Traceback" in server_log:
+            start = server_log.index("Traceback")
+            print("--- first traceback in the server log ---\n" + server_log[max(0, start - 300):start + 4000])
     finally:
         subprocess.run([*db, "drop"], env=env, check=False)
         subprocess.run([*db, "redis-clean"], env=env, check=False)
@@ -271,6 +285,8 @@ def main() -> None:
     print(f"other users ({OTHERS_RATE:.0f} req/s from another address): without the flood "
           f"{len(base_lat)} requests p50 {p50[0]:.1f} ms p99 {p99[0]:.1f} ms; during it {len(flood_lat)} requests "
           f"p50 {p50[1]:.1f} ms p99 {p99[1]:.1f} ms; failures {others.failures or 0}")
+    for what, detail in others.why.items():
+        print(f"other users' failure: {what}: {detail}")
     ok = (accepted <= seeded["limit"] and refused + accepted == attack.sent and attack.missing_retry_after == 0
           and made == accepted and not others.failures)
     print(f"FLOOD {attack.sent} reports: {accepted} accepted, {refused} refused with 429 + Retry-After; "

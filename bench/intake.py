@@ -31,6 +31,7 @@ import csv
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -250,6 +251,9 @@ def environment(work: Path, port: int) -> dict[str, str]:
         "SIZHI_LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "sizhi.config.settings",
         "PYTHONPATH": str(ROOT),
+        # One key for the server and every helper: personal data is encrypted with keys derived
+        # from it, and a helper with another key could not read what the server wrote.
+        "SIZHI_SECRET_KEY": secrets.token_urlsafe(50),
         # Plain HTTP on the loopback, as scripts/serve_prod.sh sets for its own processes.
         "SIZHI_SSL_REDIRECT": "0", "SIZHI_COOKIE_SECURE": "0", "SIZHI_HSTS_SECONDS": "0",
     }

@@ -23,6 +23,10 @@ export SIZHI_DATA_DIR="$WORK/data"
 export SIZHI_MEDIA_ROOT="$WORK/media"
 export SIZHI_WEB_WORKERS=2
 export SIZHI_PID_FILE="$WORK/pids"
+# One key for the server and the seeding helper: personal data (phone numbers) is encrypted with
+# keys derived from it, and a process with another key could not read what the other wrote.
+SIZHI_SECRET_KEY="$($BIN/python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+export SIZHI_SECRET_KEY
 export SIZHI_LOG_LEVEL=WARNING
 export DJANGO_SETTINGS_MODULE=sizhi.config.settings
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

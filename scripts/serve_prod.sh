@@ -46,6 +46,10 @@ if [ -z "${SIZHI_SECRET_KEY:-}" ]; then
   fi
   SIZHI_SECRET_KEY="$(cat "$key_file")"
   export SIZHI_SECRET_KEY
+  # Personal data is encrypted with keys derived from this one unless SIZHI_FIELD_KEYS is set:
+  # every other command on this database must use the same key.
+  log "no SIZHI_SECRET_KEY given: using the one in $key_file; run other commands on this database"
+  log "with the same key, e.g. SIZHI_SECRET_KEY=\$(cat $key_file) .venv/bin/sizhi demo load"
 fi
 
 if [ "$SIZHI_DEBUG" != "0" ]; then
