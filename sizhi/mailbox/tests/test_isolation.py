@@ -125,7 +125,7 @@ OTHER_CHANNELS = [
     "/console/command/circular.xlsx", "/console/settings/rules/export.csv",
     "/console/settings/callbacks/", "/inbox/", "/me/reports/",
     "/api/v1/cases", f"/api/v1/cases?q={MARKER}", "/api/v1/me/cases", "/open311/v2/requests.json",
-    "/open311/v2/requests.xml",
+    "/open311/v2/requests.xml", "/console/audit/", "/console/system/", "/console/security/", "/console/residents/",
 ]
 
 
