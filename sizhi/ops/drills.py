@@ -624,7 +624,8 @@ def worker_kill_drill(
         consumer_args = [PYTHON, "-m", "sizhi.ops.drillkit", "consumer", str(claim_seconds), "-w", "1"]
         if not periodic:
             consumer_args.append("-n")
-        sending = box.root / "sending.log"
+        sending, delivered_log = box.root / "sending.log", box.root / "sms.log"
+        delivered_before = 0
         rnd = random.Random()
         done_kills = 0
         consumer = box.spawn(consumer_args, "huey.log")
@@ -634,13 +635,19 @@ def worker_kill_drill(
                 # The first kill lands in the sweep (the first job queued), at a random moment.
                 time.sleep(rnd.uniform(0.0, 0.4))
             else:
+                # Let two messages through first: a kill lands on whichever send is running, and
+                # after a restart that is the one the last kill cut short. Five interrupted
+                # attempts in a row mark a message failed (MAX_ATTEMPTS), as for a poison message.
+                deadline = time.monotonic() + 60
+                while _lines(delivered_log) < delivered_before + 2 and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 seen = _lines(sending)
-                deadline = time.monotonic() + 30
                 while _lines(sending) <= seen and time.monotonic() < deadline:
                     time.sleep(0.02)
                 time.sleep(rnd.uniform(0.0, sms_delay * 0.8))  # inside the gateway call
             box.kill(consumer)
             done_kills += 1
+            delivered_before = _lines(delivered_log)
             consumer = box.spawn(consumer_args, "huey.log")
             if not periodic:
                 box.kit("enqueue", "sweep", "deliver")
@@ -649,11 +656,11 @@ def worker_kill_drill(
         )
         box.kill(consumer)
         # Every send that started and never reached the gateway's log was cut short by a kill.
-        mid_send = _lines(sending) - _lines(box.root / "sms.log")
+        mid_send = _lines(sending) - _lines(delivered_log)
 
         problems: list[str] = []
         delivered: dict[str, int] = {}
-        for line in _read_lines(box.root / "sms.log"):
+        for line in _read_lines(delivered_log):
             text = json.loads(line)["text"].split(" ")[0]
             delivered[text] = delivered.get(text, 0) + 1
         expected = [f"drill-{i:05d}" for i in range(sms)]
