@@ -25,11 +25,18 @@ class AuditFilterForm(forms.Form):
     result = forms.ChoiceField(label=_("结果"), required=False, choices=[("", _("全部")), *Result.choices])
     target_type = forms.CharField(label=_("对象类型"), required=False, max_length=80)
     target_id = forms.CharField(label=_("对象编号"), required=False, max_length=64)
+    route = forms.CharField(label=_("路由"), required=False, max_length=120, help_text=_("如 cases:act"))
 
     def clean_action(self) -> str:
         value: str = self.cleaned_data["action"].strip().lower()
         if not _CODE_RE.match(value):
             raise ValidationError(_("动作代码只含小写字母、数字和 . _ : -。"))
+        return value
+
+    def clean_route(self) -> str:
+        value: str = self.cleaned_data["route"].strip()
+        if not _CODE_RE.match(value.lower()):
+            raise ValidationError(_("路由名只含字母、数字和 . _ : -。"))
         return value
 
     def clean(self) -> dict:
@@ -48,5 +55,5 @@ class AuditFilterForm(forms.Form):
             date_from=data.get("date_from"), date_to=data.get("date_to"),
             actor=(data.get("actor") or "").strip(), action=data.get("action") or "",
             result=data.get("result") or "", target_type=(data.get("target_type") or "").strip(),
-            target_id=(data.get("target_id") or "").strip(),
+            target_id=(data.get("target_id") or "").strip(), route=data.get("route") or "",
         )

@@ -25,6 +25,7 @@ class AuditFilter:
     result: str = ""
     target_type: str = ""
     target_id: str = ""
+    route: str = ""
 
 
 def local_zone() -> ZoneInfo:
@@ -53,6 +54,8 @@ def records(f: AuditFilter) -> QuerySet[AuditRecord]:
         qs = qs.filter(target_type=f.target_type)
     if f.target_id:
         qs = qs.filter(target_id=f.target_id)
+    if f.route:
+        qs = qs.filter(detail__route=f.route)
     return qs.order_by("-seq")
 
 

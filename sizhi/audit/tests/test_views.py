@@ -85,6 +85,10 @@ def test_log_lists_newest_first_with_filters(world: World, client: Client) -> No
     assert rows(action="privacy.unmask") == [4]
     assert rows(action="case.") == [3, 2]
     assert rows(target_type="cases.case", target_id="12") == [4]
+    client.post(reverse("audit:verify"))  # recorded by the middleware under its route
+    posted = AuditRecord.objects.get(detail__route="audit:verify")
+    assert posted.action == "http.post" and rows(route="audit:verify") == [posted.seq]
+    assert rows(route="cases:act") == []
     today = timezone.localdate()
     assert 4 in rows(date_from=today.isoformat(), date_to=today.isoformat())
     assert rows(date_to=(today - dt.timedelta(days=1)).isoformat()) == []
