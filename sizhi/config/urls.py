@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, include, path
-from django.views.static import serve
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/2fa/", include("sizhi.security.urls")),
@@ -25,5 +24,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
 
 if settings.SIZHI_BENCH_FLOOR:  # bench/intake.py only
     urlpatterns.insert(0, path("bench/floor/", include("sizhi.benchfloor.urls")))
-if settings.DEBUG:
-    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+# No /media/ route, not even with DEBUG on: uploads are served only by views that check who asks.
