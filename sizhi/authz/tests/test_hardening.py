@@ -248,3 +248,19 @@ def test_forms_and_session_api_calls_without_a_csrf_token_are_refused(world: Wor
     staff.force_login(world.user("town_dispatcher"))
     assert staff.post("/inbox/read/", {"id": "1"}).status_code == 403
     assert Case.objects.count() == 0
+
+
+def test_no_url_serves_the_upload_folder_directly(world: World) -> None:
+    """Uploads are served only by the permission-checked views (console, API, tracking code,
+    mailbox), never as files by path, not even in development."""
+    from django.urls import get_resolver
+
+    from sizhi.cases import services
+    from sizhi.conftest import inside, make_photo
+
+    lat, lng = inside(world.grid_a1)
+    case = services.report_submit(reporter=None, description="路口的井盖缺失了，晚上很危险", lat=lat, lng=lng,
+                                  photos=[make_photo()])
+    stored = case.attachments.get().file.name
+    assert Client().get(f"/media/{stored}").status_code == 404
+    assert not any("media" in str(p.pattern) for p in get_resolver().url_patterns)
