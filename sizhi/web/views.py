@@ -188,6 +188,11 @@ def report(request: HttpRequest) -> HttpResponse:
         if err.code == "idempotency_key_reused":
             form.renew_key()
         return _render_report(request, form, questions=questions, status=err.http_status)
+    if case.is_anonymous and user is not None:
+        # A signed-in session is a row naming the account: holding the code there would tie the
+        # account to the anonymous case. The receipt is the answer itself (a repeated POST
+        # carries the same idempotency key and shows the same receipt).
+        return render(request, "web/report_done.html", {"case": case})
     request.session[RECEIPT_SESSION_KEY] = case.tracking_code
     return redirect("web:report_done")
 
