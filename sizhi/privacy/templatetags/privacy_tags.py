@@ -24,7 +24,8 @@ def reporter_unmask_link(context: dict[str, Any], case: Case) -> SafeString | st
     if user is None or not can_unmask_case_reporter(user, case):
         return ""
     return format_html(
-        ' <a href="{}" class="unmask-link" data-testid="reporter-unmask-link">{}</a>',
+        # The space inside the <small>: the masked label itself stays exactly as it was.
+        '<small class="unmask-link"> <a href="{}" data-testid="reporter-unmask-link">{}</a></small>',
         reverse("privacy:case_reporter", args=[case.pk]), _("查看完整号码"),
     )
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import FieldError
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 
 from sizhi.accounts import services
 from sizhi.accounts.models import User, VerificationCode
@@ -100,34 +106,38 @@ def test_verification_codes_keep_only_the_index(db: None) -> None:
     assert VerificationCode.objects.get().phone_index == phone_blind_index(PHONE)
 
 
-# serialized_rollback: the flush afterwards then leaves the seeded rows to the next such test
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_migration_encrypts_existing_plaintext_phones() -> None:
-    executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0002_initial")])
-    # The old schema's plaintext rows are this test's input, not a leak: keep them out of the SQL log.
-    logging_sql, connection.force_debug_cursor = connection.force_debug_cursor, False
-    with connection.cursor() as cursor:
-        cursor.execute(
+def _manage(database: str, *args: str) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    env["DJANGO_SETTINGS_MODULE"] = "sizhi.config.test_settings"
+    subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "django", *args], env=env, check=True, capture_output=True, timeout=600,
+        cwd=settings.BASE_DIR.parent,
+    )
+
+
+def test_migration_encrypts_existing_plaintext_phones(tmp_path: Path) -> None:
+    """On a database of its own (migrating the test database back and forth would disturb the
+    other tests): plaintext rows of the old schema come out encrypted and indexed."""
+    database = str(tmp_path / "migrate.sqlite3")
+    _manage(database, "migrate", "accounts", "0002_initial", "--noinput")
+    with sqlite3.connect(database) as db:
+        db.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
             " is_active, date_joined, phone, display_name, is_citizen)"
-            " VALUES ('', %s, 'old', '', '', '', %s, %s, CURRENT_TIMESTAMP, %s, '', %s)",
-            [False, False, True, PHONE, True],
-        )
-        cursor.execute(
-            "INSERT INTO accounts_verificationcode (phone, purpose, code_hash, created_at, expires_at, attempts)"
-            " VALUES (%s, 'signup', 'h', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0)",
+            " VALUES ('', 0, 'old', '', '', '', 0, 1, CURRENT_TIMESTAMP, ?, '', 1)",
             [PHONE],
         )
-    connection.force_debug_cursor = logging_sql
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT phone, phone_index FROM accounts_user WHERE username = 'old'")
-        phone, index = cursor.fetchone()
-        cursor.execute("SELECT phone_index FROM accounts_verificationcode")
-        (code_index,) = cursor.fetchone()
+        db.execute(
+            "INSERT INTO accounts_verificationcode (phone, purpose, code_hash, created_at, expires_at, attempts)"
+            " VALUES (?, 'signup', 'h', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0)",
+            [PHONE],
+        )
+    _manage(database, "migrate", "--noinput")
+    with sqlite3.connect(database) as db:
+        phone, index = db.execute("SELECT phone, phone_index FROM accounts_user WHERE username = 'old'").fetchone()
+        (code_index,) = db.execute("SELECT phone_index FROM accounts_verificationcode").fetchone()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(accounts_verificationcode)")]
+    assert "phone" not in columns
+    assert PHONE not in phone
     assert decrypt(phone, context="accounts.user.phone") == PHONE
     assert index == code_index == phone_blind_index(PHONE)
-    assert User.objects.get_by_phone(PHONE).username == "old"
