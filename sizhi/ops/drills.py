@@ -396,8 +396,12 @@ def web_kill_drill(
         load = Load(port, token, clients=clients)
         load.start()
         kills = 0
+        # Kills start once a report has gone through, and the load stops only after one has gone
+        # through since the last kill: the drill always covers "before", "during" and "after".
+        _first_ack_after(load, time.monotonic(), timeout=60)
         started = time.monotonic()
         rnd = random.Random()
+        last_kill = started
         while time.monotonic() - started < seconds:
             time.sleep(rnd.uniform(*kill_every))
             workers_now = children_of(master.pid)
@@ -405,6 +409,8 @@ def web_kill_drill(
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(rnd.choice(workers_now), signal.SIGKILL)
                     kills += 1
+                    last_kill = time.monotonic()
+        _first_ack_after(load, last_kill, timeout=60)
         load.finish()
         elapsed = time.monotonic() - started
         _wait_for_workers(master.pid, workers)
@@ -542,6 +548,7 @@ def pg_kill_drill(
             say(f"pg kill: migrated, seeded, gunicorn up at {time.monotonic() - t0:.1f}s")
             load = Load(port, token, clients=clients)
             load.start()
+            _first_ack_after(load, time.monotonic(), timeout=60)  # the load is flowing before the first kill
             recoveries: list[float] = []
             windows: list[tuple[float, float]] = []
             for _ in range(kills):

@@ -34,10 +34,12 @@ def drill_database_url() -> str | None:
 
 @needs_linux
 def test_killing_web_workers_loses_and_doubles_no_report() -> None:
-    result = drills.web_kill_drill(database_url=drill_database_url(), seconds=6, clients=4, kill_every=(0.4, 1.2))
+    result = drills.web_kill_drill(
+        database_url=drill_database_url(), seconds=4, clients=3, workers=2, kill_every=(0.7, 1.3)
+    )
     f = result.findings
     assert result.kills >= 3
-    assert f.acked > 0, "no report was acknowledged: the drill tested nothing"
+    assert f.acked >= 2, "the drill waits for a report before the first kill and after the last one"
     assert f.lost == 0, f.problems
     assert f.duplicates == 0, f.problems
     assert f.wrong_case == 0, f.problems
@@ -62,7 +64,7 @@ def test_killing_the_background_worker_sends_once_and_escalates_once() -> None:
 @pytest.mark.skipif(drill_database_url() is None, reason="runs with the PostgreSQL suite (make test-pg)")
 def test_killing_postgresql_loses_no_acknowledged_report_and_the_app_reconnects() -> None:
     try:
-        result = drills.pg_kill_drill(kills=1, before=2.5, outage=1.0, after=2.5)
+        result = drills.pg_kill_drill(kills=1, before=2.0, outage=1.0, after=1.5, clients=3)
     except drills.DrillUnavailable as exc:
         pytest.skip(str(exc))
     f = result.findings
