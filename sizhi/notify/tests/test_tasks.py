@@ -198,7 +198,9 @@ def test_logs_never_carry_the_phone_number_or_the_text(citizen: User, settings, 
     sms(citizen)
     tasks.deliver_batch()
 
-    logged = "\n".join(r.getMessage() for r in caplog.records)
+    # The application's own log lines; the test settings also log every SQL statement with its
+    # parameters (the outbox row holds the text by design), which privacy's leak test checks.
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("django.db.backends"))
     assert "138****0001" in logged
     assert PHONE not in logged
     assert "493021" not in logged
