@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def timed(fn: Callable[[], Any], n: int) -> tuple[float, float]:
-    """Median and p95 in milliseconds of n warm calls (after two warm-up calls)."""
-    fn()
-    fn()
+def timed(fn: Callable[[], Any], n: int, *, warm: int = 2) -> tuple[float, float]:
+    """Median and p95 in milliseconds of n warm calls (after `warm` warm-up calls)."""
+    for _ in range(warm):
+        fn()
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
@@ -68,6 +68,8 @@ def setup(db: str) -> None:
     os.environ["DATABASE_URL"] = urlunparse(parts._replace(path=f"/{db}"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sizhi.config.settings")
     os.environ["SIZHI_DATA_DIR"] = tempfile.mkdtemp(prefix="sizhi-bench-dashboards-")
+    # The test client signs the viewers in directly: the second factor is not what is timed.
+    os.environ["SIZHI_REQUIRE_TOTP"] = "0"
 
     import django
 
@@ -234,14 +236,14 @@ def measure(key: str, user: Any, scope: Any, args: argparse.Namespace) -> dict[s
 
     def get(url: str) -> Callable[[], None]:
         def run() -> None:
-            assert client.get(url).status_code == 200
+            assert client.get(url, secure=True).status_code == 200
 
         return run
 
     for granularity in ("day", "week", "month"):
         med, p95 = timed(get(reverse("insight:data") + f"?period={granularity}"), args.requests)
         results[f"{key}_data_{granularity}"] = (med, p95)
-        fmed, fp95 = timed(floor(scope.prefix, depth, granularity), max(5, args.requests // 4))
+        fmed, fp95 = timed(floor(scope.prefix, depth, granularity), 3, warm=1)
         results[f"{key}_floor_{granularity}"] = (fmed, fp95)
         print(f"{key:5} {granularity:5} data.json median {med:7.1f} ms p95 {p95:7.1f} ms | "
               f"GROUP BY floor median {fmed:8.1f} ms | ratio {med / fmed:.4f}", file=sys.stderr, flush=True)
@@ -250,8 +252,8 @@ def measure(key: str, user: Any, scope: Any, args: argparse.Namespace) -> dict[s
           file=sys.stderr, flush=True)
     results[f"{key}_latest"] = timed(lambda: dashboards.latest_cases(user), args.requests)
     results[f"{key}_ranking"] = timed(lambda: dashboards.ranking(user, dashboards.window("day")),
-                                      args.ranking_requests)
-    results[f"{key}_page"] = timed(get(reverse("insight:dashboard")), args.ranking_requests)
+                                      args.ranking_requests, warm=1)
+    results[f"{key}_page"] = timed(get(reverse("insight:dashboard")), args.ranking_requests, warm=0)
     print(f"{key:5} latest cases median {results[f'{key}_latest'][0]:.1f} ms; ranking (cases.evaluation) median "
           f"{results[f'{key}_ranking'][0]:.1f} ms; dashboard page with it median {results[f'{key}_page'][0]:.1f} ms",
           file=sys.stderr, flush=True)
@@ -273,7 +275,7 @@ def main() -> None:
                         help="cases made by the generator; the rest are copies of them")
     parser.add_argument("--db", default="sizhi_bench20m")
     parser.add_argument("--requests", type=int, default=20)
-    parser.add_argument("--ranking-requests", type=int, default=3)
+    parser.add_argument("--ranking-requests", type=int, default=2)
     parser.add_argument("--skip-rebuild", action="store_true")
     parser.add_argument("--skip-floor-path", action="store_true", help="do not time the direct-query path")
     args = parser.parse_args()
