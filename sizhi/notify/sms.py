@@ -24,7 +24,8 @@ class ConsoleSmsBackend:
     """Prints the message, so a developer can read verification codes in the `make run` output."""
 
     def send(self, phone: str, text: str) -> None:
-        print(f"[SMS → {phone}] {text}", flush=True)
+        # Masked: the console ends up in service logs (journald, docker) when no gateway is set up.
+        print(f"[SMS → {mask_phone(phone)}] {text}", flush=True)
 
 
 @dataclass

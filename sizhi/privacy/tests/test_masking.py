@@ -40,3 +40,11 @@ def test_leak_scanner(text: str, kinds: list[str]) -> None:
     findings = scan_text(text, "t")
     assert [f.kind for f in findings] == kinds
     assert all("*" in f.masked for f in findings)  # reports never repeat the number
+
+
+def test_console_sms_backend_masks_the_number(capsys: pytest.CaptureFixture[str]) -> None:
+    from sizhi.notify.sms import ConsoleSmsBackend
+
+    ConsoleSmsBackend().send("13612345678", "【四治】验证码 123456")
+    out = capsys.readouterr().out
+    assert "136****5678" in out and "13612345678" not in out
