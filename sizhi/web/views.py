@@ -188,6 +188,12 @@ def report(request: HttpRequest) -> HttpResponse:
         if err.code == "idempotency_key_reused":
             form.renew_key()
         return _render_report(request, form, questions=questions, status=err.http_status)
+    except OSError:
+        # The upload volume is full or unreachable: the transaction rolled back, nothing is kept.
+        form.add_error(None, _("暂时无法保存照片，请稍后再试；您填写的内容没有丢失。如情况紧急，请拨打 12345。"))
+        response = _render_report(request, form, questions=questions, status=503)
+        response["Retry-After"] = "60"
+        return response
     if case.is_anonymous and user is not None:
         # A signed-in session is a row naming the account: holding the code there would tie the
         # account to the anonymous case. The receipt is the answer itself (a repeated POST

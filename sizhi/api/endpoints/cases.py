@@ -107,7 +107,7 @@ def _attributes(raw: str | None) -> dict[str, Any] | None:
 
 
 @router.post(
-    "/reports", auth=SIGNED_IN_OR_ANONYMOUS, response={201: ReportOut, 429: ErrorOut, **WRITE_ERRORS},
+    "/reports", auth=SIGNED_IN_OR_ANONYMOUS, response={201: ReportOut, 429: ErrorOut, 503: ErrorOut, **WRITE_ERRORS},
     openapi_extra=OPTIONAL_AUTH_OPENAPI, tags=["reports"], summary="上报问题（可匿名，可附照片）",
 )
 @idempotent
@@ -130,22 +130,29 @@ def report_submit(
     ])
     if refusal is not None:
         raise report_rate_limited(refusal)
-    case = services.report_submit(
-        reporter=user,
-        description=data.description,
-        title=data.title,
-        category=_category_or_400(data.category),
-        lat=data.lat,
-        lng=data.lng,
-        address=data.address,
-        photos=list(photos or []),
-        # Nobody signed in means nobody to link the case to: such a report is anonymous.
-        is_anonymous=anonymous,
-        channel=Channel.APP,
-        attributes=_attributes(data.attributes),
-        idempotency_key=service_key(None if anonymous else user, idempotency_key) if idempotency_key else None,
-        actor=user,
-    )
+    try:
+        case = services.report_submit(
+            reporter=user,
+            description=data.description,
+            title=data.title,
+            category=_category_or_400(data.category),
+            lat=data.lat,
+            lng=data.lng,
+            address=data.address,
+            photos=list(photos or []),
+            # Nobody signed in means nobody to link the case to: such a report is anonymous.
+            is_anonymous=anonymous,
+            channel=Channel.APP,
+            attributes=_attributes(data.attributes),
+            idempotency_key=service_key(None if anonymous else user, idempotency_key) if idempotency_key else None,
+            actor=user,
+        )
+    except OSError:
+        # The upload volume is full or unreachable: the transaction rolled back, nothing is kept.
+        raise ApiError(
+            503, "storage_unavailable", _("暂时无法保存照片，请稍后重试（可使用同一 Idempotency-Key）。"),
+            headers={"Retry-After": "60"},
+        ) from None
     body = ReportOut(
         id=case.pk, number=case.number, tracking_code=case.tracking_code, status=CaseStatus(case.status),
         created_at=case.created_at,

@@ -1,7 +1,8 @@
 """Fault 5 of SECURITY.md: the upload volume is full. A report with photos is refused cleanly on
-the web and the API (no stack trace), and nothing is half-written: no case, no attachment row,
-no event. (A real ENOSPC can leave a partly written file behind; it belongs to no row and
-sizhi.ops removes such orphans once they are an hour old: test_orphan_photo_files_are_removed_once_old.)"""
+the web and the API (503 with Retry-After, the form kept, no stack trace), and nothing is
+half-written: no case, no attachment row, no event. (A real ENOSPC can leave a partly written
+file behind; it belongs to no row and sizhi.ops removes such orphans once they are an hour old:
+test_orphan_photo_files_are_removed_once_old.)"""
 
 from __future__ import annotations
 
@@ -43,9 +44,12 @@ def test_a_full_disk_refuses_a_web_report_and_leaves_nothing(world: World, setti
     client = Client(raise_request_exception=False)
     with mock.patch.object(FileSystemStorage, "_save", _disk_full):
         response = client.post("/report/", {**report_data(world), "photos": [make_photo()]})
-    assert response.status_code >= 500
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
     body = response.content.decode()
-    assert "Traceback" not in body and "No space left" not in body
+    assert "暂时无法保存照片" in body and "Traceback" not in body and "No space left" not in body
+    # The form comes back with what was typed.
+    assert report_data(world)["description"] in body
     _nothing_written(Path(settings.MEDIA_ROOT))
 
 
@@ -58,7 +62,8 @@ def test_a_full_disk_refuses_an_api_report_and_leaves_nothing(world: World, sett
                                 "photos": [make_photo()]},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
-    assert response.status_code >= 500
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
     assert "No space left" not in response.content.decode()
-    assert set(response.json()) == {"error"}
+    assert response.json()["error"]["code"] == "storage_unavailable"
     _nothing_written(Path(settings.MEDIA_ROOT))
