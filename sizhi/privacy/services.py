@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from sizhi.accounts import throttle
 from sizhi.accounts.models import User
 from sizhi.accounts.phones import normalise_phone
 from sizhi.audit.services import audit
@@ -24,6 +25,9 @@ NAME_MAX = 50
 RELATION_MAX = 20
 REASON_MIN = 8
 REASON_MAX = 200
+# Reading numbers in full is for single cases; dozens an hour by one person look like harvesting
+# (MLPS 3: limit and audit access to personal data in bulk).
+UNMASKS_PER_USER = throttle.Limit("privacy-unmask-user", 30, 60 * 60)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -158,9 +162,27 @@ def _clean_reason(purpose: str, reason: str) -> str:
     return text
 
 
+class UnmaskLimitError(Exception):
+    """The reader has used up this hour's unmaskings."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        self.message = _("本小时查看完整号码的次数已达上限（%(n)d 次），请 %(m)d 分钟后再试。") % {
+            "n": UNMASKS_PER_USER.count, "m": max(1, -(-retry_after // 60)),
+        }
+        super().__init__(self.message)
+
+
 def _record(
     *, actor: User, target: Resident | Case, field: str, purpose: str, reason: str, request: HttpRequest | None
 ) -> None:
+    subject = f"user:{actor.pk}"
+    if not throttle.hit(UNMASKS_PER_USER, subject):
+        audit(
+            "privacy.unmask", request=request, actor=actor, target=target, result="denied",
+            detail={"field": field, "limit": "unmask_per_hour"},
+        )
+        raise UnmaskLimitError(UNMASKS_PER_USER.retry_after(subject))
     with transaction.atomic():
         row = UnmaskRecord.objects.create(
             user=actor, target_type=target._meta.label_lower, target_id=str(target.pk),

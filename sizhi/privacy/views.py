@@ -65,6 +65,15 @@ def masked(resident: Resident) -> dict[str, str]:
     }
 
 
+def _limited(
+    request: HttpRequest, template: str, context: dict[str, Any], form: UnmaskForm, exc: services.UnmaskLimitError
+) -> HttpResponse:
+    form.add_error(None, exc.message)
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _errors_into(form: Any, exc: ValidationError) -> None:
     for field, errors in exc.message_dict.items():
         form.add_error(field if field in form.fields else None, errors)
@@ -161,6 +170,8 @@ def resident_unmask(request: HttpRequest, pk: int) -> HttpResponse:
             _errors_into(form, exc)
         except PermissionDenied:
             return render(request, "privacy/403.html", status=403)
+        except services.UnmaskLimitError as exc:
+            return _limited(request, "privacy/detail.html", _detail_context(resident, form), form, exc)
         else:
             return render(request, "privacy/unmasked.html", {
                 "resident": resident, "field_label": UnmaskField(data["field"]).label, "value": value,
@@ -193,6 +204,9 @@ def case_reporter_unmask(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as exc:
             _errors_into(form, exc)
+        except services.UnmaskLimitError as exc:
+            context = {"case": case, "form": form, "reporter_label": reporter_label(case), "nav": "list"}
+            return _limited(request, "privacy/case_reporter.html", context, form, exc)
         else:
             return render(request, "privacy/unmasked.html", {
                 "case": case, "field_label": UnmaskField.PHONE.label, "value": value, "nav": "list",

@@ -29,3 +29,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.write_line("")
         reporter.write_line("\n".join(lines), red=True, bold=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_unmask_budget() -> None:
+    """Each test starts with a full hourly unmask budget (the local-memory cache outlives tests)."""
+    from django.core.cache import cache
+
+    cache.clear()

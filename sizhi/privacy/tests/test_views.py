@@ -178,3 +178,22 @@ def test_console_navigation_links_the_register_for_those_who_keep_it(world: Worl
     assert 'data-testid="nav-residents"' in page and 'aria-current="page"' in page
     assert 'data-testid="nav-residents"' in text(as_user(world, "town_dispatcher").get(reverse("cases:list")))
     assert 'data-testid="nav-residents"' not in text(as_user(world, "department_handler").get(reverse("cases:list")))
+
+
+def test_unmasking_is_limited_per_hour(world: World, resident: Resident) -> None:
+    from django.core.cache import cache
+
+    from sizhi.privacy.services import UNMASKS_PER_USER
+
+    cache.clear()
+    client = as_user(world, "grid_worker")
+    url = reverse("privacy:unmask", args=[resident.pk])
+    data = {"field": "phone", "purpose": "contact", "reason": "联系核实房屋出租情况"}
+    for _ in range(UNMASKS_PER_USER.count):
+        assert client.post(url, data).status_code == 200
+    limited = client.post(url, data)
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    assert "上限" in text(limited) and PHONE not in text(limited)
+    assert UnmaskRecord.objects.count() == UNMASKS_PER_USER.count
+    assert AuditRecord.objects.filter(action="privacy.unmask", result="denied").exists()
+    cache.clear()
