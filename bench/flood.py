@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from intake import BIN, ROOT, free_port, log, production_profile
+from intake import BIN, ROOT, free_port, production_profile
 
 DB_NAME = "sizhi_bench_flood"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -49,6 +49,10 @@ ATTACKER = "127.0.0.66"
 OTHERS = "127.0.0.1"
 ATTACK_CONNECTIONS = 4
 OTHERS_RATE = 10.0  # requests per second, all other users together
+
+
+def log(message: str) -> None:
+    print(f"[flood] {message}", file=sys.stderr, flush=True)
 
 
 def seed(out: Path) -> None:
