@@ -251,6 +251,9 @@ def measure(key: str, user: Any, scope: Any, args: argparse.Namespace) -> dict[s
     print(f"{key:5} screen page median {results[f'{key}_screen'][0]:7.1f} ms p95 {results[f'{key}_screen'][1]:7.1f} ms",
           file=sys.stderr, flush=True)
     results[f"{key}_latest"] = timed(lambda: dashboards.latest_cases(user), args.requests)
+    print(f"{key:5} latest cases median {results[f'{key}_latest'][0]:.1f} ms", file=sys.stderr, flush=True)
+    if args.ranking_requests < 1:
+        return results
     results[f"{key}_ranking"] = timed(lambda: dashboards.ranking(user, dashboards.window("day")),
                                       args.ranking_requests, warm=1)
     results[f"{key}_page"] = timed(get(reverse("insight:dashboard")), args.ranking_requests, warm=0)
@@ -275,7 +278,8 @@ def main() -> None:
                         help="cases made by the generator; the rest are copies of them")
     parser.add_argument("--db", default="sizhi_bench20m")
     parser.add_argument("--requests", type=int, default=20)
-    parser.add_argument("--ranking-requests", type=int, default=2)
+    parser.add_argument("--ranking-requests", type=int, default=2, help="0: do not time the ranking")
+    parser.add_argument("--viewers", default="city,town", help="which of city,town to measure")
     parser.add_argument("--skip-rebuild", action="store_true")
     parser.add_argument("--skip-floor-path", action="store_true", help="do not time the direct-query path")
     args = parser.parse_args()
@@ -305,6 +309,7 @@ def main() -> None:
 
     people = viewers()
     results: dict[str, Any] = {}
+    people = {k: v for k, v in people.items() if k in args.viewers.split(",")}
     for key, (user, scope) in people.items():
         results.update(measure(key, user, scope, args))
 
