@@ -229,6 +229,18 @@ def wait_for_outbox(env: dict[str, str], limit: float = 180) -> float:
     return time.monotonic() - started
 
 
+def wait_for_idle_worker(work: Path, limit: float = 240) -> float:
+    """Seconds until the background worker has used under 5 % of a core for two seconds."""
+    worker = int((work / "pids").read_text().split()[1])
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = cpu_ticks(worker)
+        time.sleep(2)
+        if (cpu_ticks(worker) - before) * TICK_MS < 100:
+            break
+    return round(time.monotonic() - started, 1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -498,6 +510,7 @@ def main() -> None:
         bodies = (work / "bodies.txt").read_text(encoding="utf-8").splitlines()
         token = (work / "tokens.txt").read_text().split()[0]
         runs: list[Run] = []
+        waits: list[float] = []
         with production_profile(env, work, base):
             before = json.loads(helper(env, "--queue-state"))
             for path in (INTAKE_PATH, FLOOR_PATH):
@@ -509,9 +522,11 @@ def main() -> None:
                 for rnd in range(1, args.rounds + 1):
                     order = ("intake", "floor") if rnd % 2 else ("floor", "intake")
                     for target in order:
-                        # Each run starts with an empty outbox, so that the worker's catching up
-                        # on one run's messages never lands in the next run's figures.
+                        # Each run starts with an empty outbox and an idle worker, so that the
+                        # worker catching up on one run's jobs (messages, the early-warning scan
+                        # queued by every report) never lands in the next run's figures.
                         wait_for_outbox(env)
+                        waits.append(wait_for_idle_worker(work))
                         before_cpu = cpu_snapshot(work)
                         run = run_wrk(wrk, work, base, target, concurrency, args.duration, rnd)
                         used = cpu_used_ms(before_cpu, cpu_snapshot(work))
@@ -526,7 +541,7 @@ def main() -> None:
             mem = memory(work)
             # The outbox: every report queued inbox messages for its dispatchers; the worker
             # delivers them. How long until it has caught up after the load stops?
-            drain = wait_for_outbox(env, 300)
+            drain = wait_for_outbox(env, 300) + wait_for_idle_worker(work, 300)
             state = json.loads(helper(env, "--queue-state"))
             log("what one request costs (in process, serially)")
             try:
@@ -565,7 +580,8 @@ def main() -> None:
           f"(master {mem.web_master_kb / 1024:.0f} MB); background worker {mem.worker_kb / 1024:.0f} MB")
     print(f"cases made {made} (the warm-up's included), 2xx intake answers in the timed runs {created_201}; "
           f"outbox: {state['sent']} sent, {state['pending']} pending, {state['failed']} failed, "
-          f"worker caught up {drain:.0f} s after the load stopped")
+          f"worker idle {drain:.0f} s after the load stopped; waits for an idle worker before each run: "
+          f"{', '.join(f'{w:.0f}' for w in waits)} s")
     print(explained.rstrip())
     first = summaries[0]
     met = (first["ratio"] >= TARGET_RATIO and first["intake"]["p99_ms"] <= TARGET_P99_MS
@@ -573,7 +589,7 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({
             "runs": [asdict(r) for r in runs], "summaries": summaries, "memory": asdict(mem),
-            "outbox": state, "drain_seconds": round(drain, 1), "load": load, "targets_met": met,
+            "outbox": state, "drain_seconds": round(drain, 1), "idle_waits": waits, "load": load, "targets_met": met,
         }, indent=2, ensure_ascii=False))
     parts = [
         f"c{s['concurrency']}: intake {s['intake']['rps']} req/s p99 {s['intake']['p99_ms']} ms, "
