@@ -452,8 +452,10 @@ class _Maker:
             closed_ts = rated_ts = dispatched_ts = None
             satisfaction = rejection = ""
             assigned: int | None = None
-            events: list[tuple[Any, ...]] = [(pk, CaseAction.SUBMIT, "", CaseStatus.REPORTED, None, None, "", json.dumps({"channel": ch}),
-                       True, created_at)]
+            events: list[tuple[Any, ...]] = [
+                (pk, CaseAction.SUBMIT, "", CaseStatus.REPORTED, None, None, "", json.dumps({"channel": ch}), True,
+                 created_at),
+            ]
             e = float(end[i])
             finish_ts = t0 + float(handle[i])
             if e < REJECTED_SHARE:

@@ -70,7 +70,7 @@ def counts_and_mixes_are_realistic(made: generate.GenerateSummary) -> None:
     assert weekday > weekend
     # Closed cases took time, and none closed before it was reported.
     for created, closed in cases.filter(status=CaseStatus.CLOSED).values_list("created_at", "closed_at")[:200]:
-        assert closed > created
+        assert closed is not None and closed > created
 
 
 def every_case_has_its_history(made: generate.GenerateSummary) -> None:
