@@ -73,8 +73,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 pg_isready -h 127.0.0.1 -p 5432 -q || fail "PostgreSQL is not answering on 127.0.0.1:5432"
-$BIN/python -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" \
-  || fail "Redis is not answering at $REDIS_URL"
+redis_up() { $BIN/python -c "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null; }
+# Like .ci/run does for PostgreSQL: start the machine's Redis when it is installed but not running.
+if ! redis_up && command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 >/dev/null
+  for _ in $(seq 20); do redis_up && break; sleep 0.5; done
+fi
+redis_up || fail "Redis is not answering at $REDIS_URL"
 # Left over from an interrupted run: start clean.
 $BIN/python scripts/prod_db.py drop
 $BIN/python scripts/prod_db.py redis-clean
