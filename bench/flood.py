@@ -27,6 +27,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -198,6 +199,9 @@ def main() -> None:
     parser.add_argument("--seed", help=argparse.SUPPRESS)
     parser.add_argument("--case-count", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the server is stopped and the
+    # database and Redis keys are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.seed:
         seed(Path(args.seed))
         return

@@ -479,6 +479,9 @@ def main() -> None:
     parser.add_argument("--queue-state", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--explain", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the server is stopped and the
+    # database and Redis keys are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.seed:
         seed(Path(args.seed))
         return
