@@ -214,7 +214,7 @@ def test_bad_action_and_result_are_refused() -> None:
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_appends_make_one_gap_free_chain() -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -242,7 +242,7 @@ def test_concurrent_appends_make_one_gap_free_chain() -> None:
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_verify_while_appending_reports_no_false_problem() -> None:
     _fill(50)
     done = threading.Event()

@@ -28,7 +28,8 @@ from sizhi.cases.models import Attachment
 from sizhi.conftest import World, inside, make_photo
 from sizhi.ops.backup import BackupError, read_manifest, restore_backup
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: an earlier transactional test may have flushed the seeded categories.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 PROJECT = Path(__file__).resolve().parents[3]
 
 
