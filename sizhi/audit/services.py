@@ -26,7 +26,8 @@ _SUPPRESS_ATTR = "_sizhi_audit_suppress_source"
 
 def suppress_source(request: HttpRequest) -> None:
     """For a view that takes an ANONYMOUS report or letter: the records of this request keep no
-    source address, and the middleware's record keeps no object link either."""
+    source address and no actor (a signed-in citizen who chose anonymity must not be linked to
+    the report by the time of a record), and the middleware's record keeps no object link."""
     setattr(request, _SUPPRESS_ATTR, True)
 
 
@@ -78,7 +79,10 @@ def audit(
         raise ValueError(f"audit action {action!r} must be dotted lower-case, e.g. 'privacy.unmask'")
     if result not in Result.values:
         raise ValueError(f"audit result {result!r} must be one of {Result.values}")
-    who = actor if isinstance(actor, User) and actor.is_authenticated else request_actor(request)
+    if isinstance(actor, User) and actor.is_authenticated:
+        who: User | None = actor
+    else:
+        who = None if source_suppressed(request) else request_actor(request)
     if target is not None:
         target_type = target._meta.label_lower
         target_id = str(target.pk)

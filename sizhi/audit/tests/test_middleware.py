@@ -135,6 +135,22 @@ def test_suppress_source_leaves_address_and_target_empty(world: World) -> None:
     assert record.detail == {"route": "web:case_track", "status": 200, "source_suppressed": True}
 
 
+def test_suppress_source_also_drops_a_signed_in_actor(world: World) -> None:
+    # A signed-in citizen reporting anonymously: the record must not name the account either.
+    def view(request: HttpRequest) -> HttpResponse:
+        suppress_source(request)
+        return HttpResponse("ok")
+
+    request = RequestFactory().post("/report/", REMOTE_ADDR="10.9.9.9")
+    request.user = world.user("citizen")
+    from django.urls import resolve
+
+    request.resolver_match = resolve(reverse("web:report"))
+    AuditMiddleware(view)(request)
+    record = AuditRecord.objects.get()
+    assert record.actor_id is None and record.actor_username == "" and record.source_address is None
+
+
 def test_streaming_response_is_untouched(world: World) -> None:
     def view(request: HttpRequest) -> StreamingHttpResponse:
         return StreamingHttpResponse(iter([b"a", b"b"]), status=200)
