@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from django.db import DatabaseError, connection, transaction
@@ -569,12 +569,12 @@ class _Maker:
 # --- writing -----------------------------------------------------------------------------------------
 
 
-class _Writer:
-    def reserve(self, n: int) -> list[int]:
-        raise NotImplementedError
+class _Writer(Protocol):
+    """What the generator needs from a database: case ids reserved ahead, and bulk row writes."""
 
-    def write(self, model: type[Model], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
+    def reserve(self, n: int) -> list[int]: ...
+
+    def write(self, model: type[Model], columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None: ...
 
 
 class _PostgresWriter(_Writer):
