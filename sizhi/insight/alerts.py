@@ -42,6 +42,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
 from django.urls import reverse
@@ -91,10 +92,17 @@ CURSOR_NAME = "case_events"
 SCANNED_ACTIONS = (CaseAction.SUBMIT, CaseAction.REGISTER)
 # The first scan of a fresh installation reads this far back, not the whole history.
 FIRST_SCAN_LOOKBACK = timedelta(days=1)
-# Events are re-read for this long after they were written: a transaction that took an id
-# before the high-water mark but committed after a scan had passed it is still seen.
+# Ids below the high-water mark that held no committed event when a scan passed them are read
+# again for this long: a transaction that took its id before the mark but committed after the
+# scan is still seen. Longer than any request may hold a transaction open.
 OVERLAP = timedelta(minutes=10)
+# Gaps kept at most (the newest): real ones are the handful of transactions in flight; more means
+# rows were deleted or rolled back in bulk, which no late commit can fill.
+MAX_GAPS = 10_000
 SCAN_BATCH = 500
+# Seconds between a report's commit and the scan it queues; the reports of those seconds share it.
+SCAN_DELAY = 2
+SCAN_QUEUED_KEY = "insight:alerts:scan-queued"
 
 _WHITESPACE = re.compile(r"\s+")
 _CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;：:、\n（）()“”\"'…]")
@@ -440,50 +448,68 @@ class ScanResult:
 
 def scan_new_cases(*, now: datetime | None = None) -> ScanResult:
     """Scan the cases of every report (上报) and registration (立案) event written since the
-    stored high-water mark, plus those of the last OVERLAP (see there); move the mark on.
-    Safe to run in several workers at once."""
+    stored high-water mark, plus those of the gaps below it (see _gaps_below); move the mark on.
+    Each event is read once, so a scan costs what was written since the last one, whatever the
+    intake rate. Scans in several workers take turns on the cursor row."""
     now = now or timezone.now()
-    cursor, created = AlertCursor.objects.get_or_create(name=CURSOR_NAME)
-    if created or cursor.last_id == 0:
-        window = Q(created_at__gte=now - FIRST_SCAN_LOOKBACK)
-    else:
-        window = Q(id__gt=cursor.last_id) | Q(created_at__gte=now - OVERLAP)
-    events = (
-        CaseEvent.objects.filter(window, action__in=list(SCANNED_ACTIONS))
-        .exclude(case__channel=Channel.MAILBOX)
-        .order_by("id")
-        .values_list("id", "case_id")
-    )
-    result = ScanResult(last_id=cursor.last_id)
-    terms = active_terms()
-    seen: set[int] = set()
-    batch: list[int] = []
+    AlertCursor.objects.get_or_create(name=CURSOR_NAME)
+    with transaction.atomic():
+        cursor = AlertCursor.objects.select_for_update().get(name=CURSOR_NAME)
+        first = cursor.last_id == 0
+        gaps = {int(pk): seen for pk, seen in cursor.gaps if datetime.fromisoformat(seen) >= now - OVERLAP}
+        if first:
+            window = Q(created_at__gte=now - FIRST_SCAN_LOOKBACK)
+        else:
+            window = Q(id__gt=cursor.last_id) | Q(id__in=list(gaps))
+        events = (
+            CaseEvent.objects.filter(window, action__in=list(SCANNED_ACTIONS))
+            .exclude(case__channel=Channel.MAILBOX)
+            .order_by("id")
+            .values_list("id", "case_id")
+        )
+        result = ScanResult(last_id=cursor.last_id)
+        terms = active_terms()
+        seen: set[int] = set()
+        batch: list[int] = []
 
-    def flush() -> None:
-        for case in Case.objects.filter(pk__in=batch).select_related("region", "category").order_by("id"):
-            result.alerts.extend(scan_case(case, terms=terms))
-            result.cases += 1
-        batch.clear()
+        def flush() -> None:
+            for case in Case.objects.filter(pk__in=batch).select_related("region", "category").order_by("id"):
+                result.alerts.extend(scan_case(case, terms=terms))
+                result.cases += 1
+            batch.clear()
 
-    for event_id, case_id in events.iterator(chunk_size=SCAN_BATCH):
-        result.last_id = max(result.last_id, event_id)
-        if case_id in seen:
-            continue
-        seen.add(case_id)
-        batch.append(case_id)
-        if len(batch) >= SCAN_BATCH:
+        for event_id, case_id in events.iterator(chunk_size=SCAN_BATCH):
+            result.last_id = max(result.last_id, event_id)
+            gaps.pop(event_id, None)
+            if case_id in seen:
+                continue
+            seen.add(case_id)
+            batch.append(case_id)
+            if len(batch) >= SCAN_BATCH:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
-    if created or cursor.last_id == 0:
-        # Nothing read (a quiet first week): start from the newest event there is.
-        newest = CaseEvent.objects.aggregate(m=Max("id"))["m"] or 0
-        result.last_id = max(result.last_id, newest)
-    # Only ever forward, whoever else moved it meanwhile.
-    AlertCursor.objects.filter(pk=cursor.pk, last_id__lt=result.last_id).update(
-        last_id=result.last_id, updated_at=now
-    )
+        if first:
+            # Nothing read (a quiet first week): start from the newest event there is.
+            newest = CaseEvent.objects.aggregate(m=Max("id"))["m"] or 0
+            result.last_id = max(result.last_id, newest)
+        else:
+            stamp = now.isoformat()
+            gaps.update((pk, stamp) for pk in _gaps_below(cursor.last_id, result.last_id))
+        cursor.last_id = result.last_id
+        cursor.gaps = sorted([pk, seen_at] for pk, seen_at in gaps.items())[-MAX_GAPS:]
+        cursor.save(update_fields=["last_id", "gaps", "updated_at"])
     return result
+
+
+def _gaps_below(low: int, high: int) -> list[int]:
+    """Event ids in (low, high] that no committed event holds yet. On PostgreSQL an id is taken
+    when the row is inserted, so a transaction still open when the scan passed it commits below
+    the mark later; the next scans read those ids again for OVERLAP (then they were rolled back)."""
+    if high <= low:
+        return []
+    present = set(CaseEvent.objects.filter(id__gt=low, id__lte=high).values_list("id", flat=True))
+    return [pk for pk in range(low + 1, high + 1) if pk not in present]
 
 
 def scan_after_commit() -> None:
@@ -494,10 +520,19 @@ def scan_after_commit() -> None:
 
 def _enqueue_scan() -> None:
     # Imported late: the task module needs the configured queue.
+    from huey.contrib.djhuey import HUEY
+
     from sizhi.insight.tasks_alerts import alerts_scan_now
 
     try:
-        alerts_scan_now()
+        if HUEY.immediate:
+            alerts_scan_now()
+            return
+        # One scan per SCAN_DELAY however many reports arrive: the first report of the window
+        # queues a scan to run when the window closes, and the marker lives exactly that long,
+        # so a report that finds it committed before that scan starts and is read by it.
+        if cache.add(SCAN_QUEUED_KEY, 1, timeout=SCAN_DELAY):
+            alerts_scan_now.schedule(delay=SCAN_DELAY)
     except Exception:  # the every-minute scan catches up; a report must never fail for this
         logger.exception("could not queue the alert scan")
 

@@ -167,6 +167,9 @@ class AlertCursor(models.Model):
 
     name = models.CharField(max_length=40, unique=True)
     last_id = models.BigIntegerField(default=0)
+    # [[event id, ISO time first missed], …]: ids below last_id with no committed event when
+    # the scan passed them (alerts._gaps_below); read again until they are OVERLAP old.
+    gaps = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -184,6 +184,66 @@ def test_the_scan_moves_its_mark_and_reads_registrations_too(world: World) -> No
     assert result.cases == 1 and [a.kind for a in result.alerts] == [AlertKind.RISK]
 
 
+def test_a_scan_reads_each_event_once(world: World) -> None:
+    report(world, "小区门口道路破损")
+    assert alerts.scan_new_cases().cases == 1
+    # Within the overlap, but already read: the next scan costs nothing.
+    assert alerts.scan_new_cases().cases == 0
+    report(world, "小区路灯一直不亮")
+    assert alerts.scan_new_cases().cases == 1
+
+
+def test_an_id_committed_after_the_scan_passed_it_is_still_scanned(world: World) -> None:
+    report(world, "小区门口道路破损")
+    alerts.scan_new_cases()
+    late = report(world, "工地拖欠工资，工人要集体上访")
+    report(world, "小区路灯一直不亮")
+    # The first report's transaction is "still open" when the scan runs: its event ids are not
+    # visible yet, though the second report's higher ids are.
+    held = list(CaseEvent.objects.filter(case=late).values())
+    CaseEvent.objects.filter(case=late).delete()
+    first = alerts.scan_new_cases()
+    assert first.cases == 1 and not Alert.objects.filter(case=late).exists()
+    gap_ids = {pk for pk, _seen in AlertCursor.objects.get().gaps}
+    assert {row["id"] for row in held} <= gap_ids
+    # Now it commits, below the mark.
+    CaseEvent.objects.bulk_create([CaseEvent(**row) for row in held])
+    second = alerts.scan_new_cases()
+    assert second.cases == 1 and Alert.objects.filter(case=late, kind=AlertKind.RISK).exists()
+    assert not {row["id"] for row in held} & {pk for pk, _seen in AlertCursor.objects.get().gaps}
+    assert alerts.scan_new_cases().cases == 0
+
+
+def test_a_gap_is_given_up_after_the_overlap(world: World) -> None:
+    report(world, "小区门口道路破损")
+    alerts.scan_new_cases()
+    lost = report(world, "小区路灯一直不亮")
+    report(world, "路口井盖丢失很危险")
+    CaseEvent.objects.filter(case=lost).delete()  # rolled back: the ids stay empty for good
+    alerts.scan_new_cases()
+    assert AlertCursor.objects.get().gaps
+    alerts.scan_new_cases(now=timezone.now() + alerts.OVERLAP + dt.timedelta(seconds=1))
+    assert AlertCursor.objects.get().gaps == []
+
+
+def test_reports_in_one_window_share_one_queued_scan(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.cache import cache
+    from huey.contrib.djhuey import HUEY
+
+    from sizhi.insight import tasks_alerts
+
+    scheduled: list[int] = []
+    monkeypatch.setattr(HUEY, "immediate", False)
+    monkeypatch.setattr(tasks_alerts.alerts_scan_now, "schedule", lambda delay: scheduled.append(delay))
+    cache.delete(alerts.SCAN_QUEUED_KEY)
+    for _ in range(5):
+        alerts._enqueue_scan()
+    assert scheduled == [alerts.SCAN_DELAY]
+    cache.delete(alerts.SCAN_QUEUED_KEY)  # the window has closed: the next report queues again
+    alerts._enqueue_scan()
+    assert scheduled == [alerts.SCAN_DELAY, alerts.SCAN_DELAY]
+
+
 def test_a_scan_queued_after_commit_runs_in_the_worker(
     world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
