@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 from ninja.parser import Parser
 
@@ -48,6 +49,35 @@ class SizhiAPI(NinjaAPI):
         # The view's own name (case_accept, region_get…) is unique in this API and readable in
         # generated clients, unlike ninja's default module-qualified name.
         return operation.view_func.__name__
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for methods in schema["paths"].values():
+            for operation in methods.values():
+                operation["responses"] = merge_status_codes(operation["responses"])
+        return schema
+
+
+def merge_status_codes(responses: dict[int | str, Any]) -> dict[str, Any]:
+    """Ninja keys the responses it generates by int status code; an `openapi_extra` that adds to
+    one (as JSON needs, by string "200") lands beside it instead of merging, and the document then
+    carries the key twice. Python's JSON reader takes the last, but Swagger UI's parser (js-yaml)
+    rejects the whole document ("duplicated mapping key"), so the docs page shows no operation."""
+    merged: dict[str, Any] = {}
+    # Ninja's int entries first, then the string ones of openapi_extra, which refine them.
+    for status, entry in sorted(responses.items(), key=lambda item: isinstance(item[0], str)):
+        key = str(status)
+        merged[key] = _deep_merge(merged[key], entry) if key in merged else entry
+    return merged
+
+
+def _deep_merge(base: Any, extra: Any) -> Any:
+    if isinstance(base, dict) and isinstance(extra, dict):
+        merged = {key: _deep_merge(base[key], value) if key in base else value for key, value in extra.items()}
+        return {**base, **merged}
+    return extra
 
 
 api = SizhiAPI(
