@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from sizhi.accounts.models import User
 from sizhi.accounts.selectors import is_staff_member
+from sizhi.authz.console import console_hidden_from
 from sizhi.cases import forms as case_forms
 from sizhi.cases import linkage, merging, permissions, selectors, services
 from sizhi.cases.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
@@ -72,13 +73,16 @@ def login_url() -> str:
 
 
 def staff_required(view: ViewFunc) -> ViewFunc:
-    """Signed-in staff with at least one case-handling (non-admin) membership. Citizens and the
-    three administrator roles get the 403 page: they have no business in the workbench."""
+    """Signed-in staff with at least one case-handling (non-admin) membership. The three
+    administrator roles get a 404, like the pages of the other admins (sizhi.authz.console);
+    citizens get the 403 page that says the workbench is for staff."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), login_url())
+        if console_hidden_from(request.user):
+            raise Http404
         if not is_staff_member(request.user):
             return render(request, "cases/403.html", status=403)
         return view(request, *args, **kwargs)

@@ -34,6 +34,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from sizhi.accounts.models import User
 from sizhi.accounts.selectors import active_memberships, is_staff_member
+from sizhi.authz.console import console_hidden_from
 from sizhi.cases import evaluation, exports
 from sizhi.cases.errors import CaseError
 from sizhi.cases.evaluation import Evaluation, Figures, Period, Ranked
@@ -74,6 +75,8 @@ def command_staff(view: ViewFunc) -> ViewFunc:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), _login_url())
+        if console_hidden_from(request.user):
+            raise Http404
         if not is_staff_member(request.user):
             return render(request, "cases/403.html", status=403)
         return view(request, *args, **kwargs)

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from django.views.decorators.http import require_safe
 
 from sizhi.accounts.models import User
 from sizhi.accounts.selectors import is_staff_member
+from sizhi.authz.console import console_hidden_from
 from sizhi.cases import evaluation
 from sizhi.cases.models import Category
 from sizhi.cases.selectors import ORDERINGS
@@ -60,12 +61,15 @@ def _login_url() -> str:
 
 
 def staff_page(view: ViewFunc) -> ViewFunc:
-    """Pages: anonymous visitors log in first; anyone without a case-handling role gets 403."""
+    """Pages: anonymous visitors log in first; the admin roles get 404 (sizhi.authz.console),
+    anyone else without a case-handling role 403."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), _login_url())
+        if console_hidden_from(request.user):
+            raise Http404
         if not is_staff_member(request.user):
             return render(request, "cases/403.html", status=403)
         return view(request, *args, **kwargs)
@@ -80,6 +84,8 @@ def staff_json(view: ViewFunc) -> ViewFunc:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return _error(401, "not_authenticated", _("登录已失效，请重新登录。"))
+        if console_hidden_from(request.user):
+            return _error(404, "not_found", _("没有这些数据。"))
         if not is_staff_member(request.user):
             return _error(403, "forbidden", _("您无权查看这些数据。"))
         return view(request, *args, **kwargs)

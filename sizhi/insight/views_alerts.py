@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from sizhi.accounts.models import User
 from sizhi.accounts.selectors import is_staff_member
+from sizhi.authz.console import console_hidden_from
 from sizhi.cases.exports import XLSX_CONTENT_TYPE
 from sizhi.insight import alerts, briefings
 from sizhi.insight.models import Alert, AlertKind, Briefing, BriefingPeriod
@@ -44,12 +45,15 @@ def _login_url() -> str:
 
 
 def staff_page(view: ViewFunc) -> ViewFunc:
-    """Anonymous visitors log in first; anyone without a case-handling role gets 403."""
+    """Anonymous visitors log in first; the admin roles get 404 (sizhi.authz.console), anyone
+    else without a case-handling role 403."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), _login_url())
+        if console_hidden_from(request.user):
+            raise Http404
         if not is_staff_member(request.user):
             return render(request, "cases/403.html", status=403)
         return view(request, *args, **kwargs)

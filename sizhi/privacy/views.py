@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sizhi.accounts.models import User
+from sizhi.authz.console import console_hidden_from
 from sizhi.cases import selectors as case_selectors
 from sizhi.cases.views import login_url, reporter_label, staff_required
 from sizhi.privacy import selectors, services
@@ -40,6 +41,8 @@ def register_required(view: ViewFunc) -> ViewFunc:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), login_url())
+        if console_hidden_from(request.user):
+            raise Http404
         if not may_use_register(request.user):
             return render(request, "privacy/403.html", status=403)
         return view(request, *args, **kwargs)

@@ -1,6 +1,8 @@
 """The case matrix (sizhi/authz/matrix.py) over every channel that shows a case: for each role,
 exactly the cases of its row show up, and every other case is a 404 where the channel is open to
-the role (or the channel itself is closed: 401/403/redirect, showing nothing of it)."""
+the role. Where the console is closed to the role it answers as the row's `console` says (404 and
+an audit record for the administrators, 403 for citizens, the login form for visitors), on every
+page of CONSOLE_PAGES too."""
 
 from __future__ import annotations
 
@@ -13,10 +15,23 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from sizhi.authz.matrix import ADMIN_ROLES, CASES, MATRIX, OPEN311_PUBLIC, Row
+from sizhi.audit.models import AuditRecord
+from sizhi.authz.matrix import (
+    ADMIN_ROLES,
+    CASES,
+    CONSOLE_PAGES,
+    FORBIDDEN,
+    HIDDEN,
+    LOGIN,
+    MATRIX,
+    OPEN,
+    OPEN311_PUBLIC,
+    Row,
+)
 from sizhi.authz.tests.conftest import MatrixWorld
 
 CLOSED = {302, 401, 403}
+REFUSALS = {HIDDEN: 404, FORBIDDEN: 403, LOGIN: 302}
 
 
 def _body(response: HttpResponseBase) -> str:
@@ -25,7 +40,12 @@ def _body(response: HttpResponseBase) -> str:
 
 
 def _console_open(row: Row) -> bool:
-    return row.staff and row.role not in ADMIN_ROLES
+    return row.console == OPEN
+
+
+def _refusal(row: Row, *, json: bool = False) -> int:
+    """What the console answers a role it is closed to (the pages' JSON does not redirect)."""
+    return 401 if json and row.console == LOGIN else REFUSALS[row.console]
 
 
 def _shown_links(mw: MatrixWorld, body: str) -> set[str]:
@@ -47,17 +67,15 @@ def console_detail(mw: MatrixWorld, row: Row, client: Client) -> None:
         if key in row.sees and _console_open(row):
             assert response.status_code == 200, key
             assert case.number in _body(response)
-        elif _console_open(row) or row.role in ADMIN_ROLES:
-            assert response.status_code == 404 if _console_open(row) else response.status_code in CLOSED | {404}, key
-            assert case.number not in _body(response)
         else:
-            assert response.status_code in CLOSED, key
+            assert response.status_code == (404 if _console_open(row) else _refusal(row)), key
+            assert case.number not in _body(response)
 
 
 def console_list(mw: MatrixWorld, row: Row, client: Client) -> None:
     response = client.get(reverse("cases:list"))
     if not _console_open(row):
-        assert response.status_code in CLOSED or not _shown_links(mw, _body(response))
+        assert response.status_code == _refusal(row)
         return
     assert response.status_code == 200
     assert _shown_links(mw, _body(response)) == {k for k in row.sees if _console_open(row)}
@@ -67,7 +85,7 @@ def console_search(mw: MatrixWorld, row: Row, client: Client) -> None:
     for key, case in mw.cases.items():
         response = client.get(reverse("cases:list"), {"q": case.number})
         if not _console_open(row):
-            assert response.status_code in CLOSED or not _shown_links(mw, _body(response))
+            assert response.status_code == _refusal(row)
             continue
         assert response.status_code == 200
         assert _shown_links(mw, _body(response)) == ({key} if key in row.sees else set()), key
@@ -76,7 +94,7 @@ def console_search(mw: MatrixWorld, row: Row, client: Client) -> None:
 def dashboard_counts(mw: MatrixWorld, row: Row, client: Client) -> None:
     response = client.get(reverse("insight:data"))
     if not _console_open(row):
-        assert response.status_code in CLOSED
+        assert response.status_code == _refusal(row, json=True)
         return
     assert response.status_code == 200
     kpis = {figure["key"]: figure["value"] for figure in response.json()["kpis"]}
@@ -88,7 +106,7 @@ def dashboard_counts(mw: MatrixWorld, row: Row, client: Client) -> None:
 def dashboard_drill_list(mw: MatrixWorld, row: Row, client: Client) -> None:
     response = client.get(reverse("insight:cases"))
     if not _console_open(row):
-        assert response.status_code in CLOSED or not _shown_links(mw, _body(response))
+        assert response.status_code == _refusal(row)
         return
     assert response.status_code == 200
     assert _shown_links(mw, _body(response)) == set(row.sees)
@@ -98,7 +116,7 @@ def console_queue(mw: MatrixWorld, row: Row, client: Client) -> None:
     """What waits for the role's action: a part of what it sees, never more."""
     response = client.get(reverse("cases:queue"))
     if not _console_open(row):
-        assert response.status_code in CLOSED or not _shown_links(mw, _body(response))
+        assert response.status_code == _refusal(row)
         return
     assert response.status_code == 200
     queued = _shown_links(mw, _body(response))
@@ -111,7 +129,7 @@ def map_points(mw: MatrixWorld, row: Row, client: Client) -> None:
     """The case map's points over the whole test area (and the other city)."""
     response = client.get(reverse("insight:map_points"), {"bbox": "112.3,34.5,112.6,34.8"})
     if not _console_open(row):
-        assert response.status_code in CLOSED
+        assert response.status_code == _refusal(row, json=True)
         return
     assert response.status_code == 200
     data = response.json()
@@ -124,7 +142,7 @@ def map_points(mw: MatrixWorld, row: Row, client: Client) -> None:
 def circular_export(mw: MatrixWorld, row: Row, client: Client) -> None:
     response = client.get(reverse("command:circular_xlsx"))
     if not _console_open(row):
-        assert response.status_code in CLOSED
+        assert response.status_code == _refusal(row)
         return
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)  # type: ignore[attr-defined]
@@ -149,7 +167,7 @@ def console_photo(mw: MatrixWorld, row: Row, client: Client) -> None:
         elif _console_open(row):
             assert response.status_code == 404, key
         else:
-            assert response.status_code in CLOSED | {404}, key
+            assert response.status_code == _refusal(row), key
 
 
 def _api_status_for_hidden(row: Row) -> set[int]:
@@ -218,10 +236,7 @@ def console_act(mw: MatrixWorld, row: Row, client: Client) -> None:
         if key in row.sees:
             continue
         response = client.post(reverse("cases:act", args=[case.pk, "accept"]), {"reason": "越权受理"})
-        if _console_open(row):
-            assert response.status_code == 404, key
-        else:
-            assert response.status_code in CLOSED | {404}, key
+        assert response.status_code == (404 if _console_open(row) else _refusal(row)), key
         _unchanged(mw, key)
 
 
@@ -232,6 +247,29 @@ def api_act(mw: MatrixWorld, row: Row, client: Client) -> None:
         response = client.post(f"/api/v1/cases/{case.pk}/accept", {}, content_type="application/json")
         assert response.status_code in _api_status_for_hidden(row) | ({403} if row.role == "anonymous" else set()), key
         _unchanged(mw, key)
+
+
+def console_pages(mw: MatrixWorld, row: Row, client: Client) -> None:
+    """Every staff-only page and data URL answers the role as its row's `console` says, before it
+    looks at any object; an administrator's refusal is a 404 that the audit log records."""
+    user = mw.user(row.role)
+    for page in CONSOLE_PAGES:
+        url = reverse(page.name, kwargs=dict(page.kwargs))
+        response = client.post(url) if page.method == "post" else client.get(url, dict(page.query))
+        label = f"{page.method.upper()} {page.name}"
+        if _console_open(row):
+            if page.staff_status is not None:
+                assert response.status_code == page.staff_status, label
+            continue
+        assert response.status_code == _refusal(row, json=page.json), label
+        if row.console == LOGIN and not page.json:
+            assert response["Location"].startswith(reverse("accounts:login")), label
+        if row.console == HIDDEN:
+            assert user is not None
+            record = AuditRecord.objects.order_by("-seq").first()
+            assert record is not None, label
+            assert (record.actor_pk, record.result, record.detail.get("status")) == (user.pk, "denied", 404), label
+            assert record.detail.get("route") == page.name, label
 
 
 CHANNELS: dict[str, Callable[[MatrixWorld, Row, Client], None]] = {
@@ -249,6 +287,7 @@ CHANNELS: dict[str, Callable[[MatrixWorld, Row, Client], None]] = {
     "api_photo": api_photo,
     "console_act": console_act,
     "api_act": api_act,
+    "console_pages": console_pages,
 }
 
 
@@ -293,8 +332,6 @@ def test_a_tracking_code_shows_its_own_case_and_photo_only(mw: MatrixWorld) -> N
 @pytest.mark.parametrize("channel", ["console", "api", "console_act"])
 def test_a_refusal_by_changed_id_leaves_an_audit_record(mw: MatrixWorld, channel: str) -> None:
     """Abuse case 1 ends in a clean 404, an audit record (who, which object, denied) and nothing changed."""
-    from sizhi.audit.models import AuditRecord
-
     worker = mw.world.user("grid_worker")
     client = mw.client("grid_worker")
     target = mw.cases["b1"]

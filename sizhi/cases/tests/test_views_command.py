@@ -54,7 +54,8 @@ def sheet_rows(ws) -> list[tuple]:
 # --- access and scope ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["citizen", "system_admin", "audit_admin"])
+# The three administrator roles get 404 here instead: sizhi/authz/matrix.py (CONSOLE_PAGES).
+@pytest.mark.parametrize("name", ["citizen", "citizen2"])
 def test_only_case_staff_may_enter(world: World, client: Client, name: str) -> None:
     as_user(client, world, name)
     for url in (reverse("command:ranking"), reverse("command:supervision_list"), reverse("command:circular")):

@@ -136,8 +136,9 @@ def _console_urls(case: Case, attachment: Attachment) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.mark.parametrize("name", ["citizen", "system_admin", "security_admin", "audit_admin"])
-def test_citizens_and_administrators_get_403_everywhere_in_the_console(
+# The three administrator roles get 404 here instead: sizhi/authz/matrix.py (CONSOLE_PAGES).
+@pytest.mark.parametrize("name", ["citizen", "citizen2"])
+def test_citizens_get_403_everywhere_in_the_console(
     world: World, client: Client, name: str
 ) -> None:
     lat, lng = inside(world.grid_a1)

@@ -392,8 +392,9 @@ def test_the_alerts_page_lists_only_alerts_in_the_viewers_scope(
     assert f'data-pk="{town_a_alert.pk}"' in leader.get(url).content.decode()
 
 
-@pytest.mark.parametrize("name", ["system_admin", "security_admin", "audit_admin", "citizen"])
-def test_admins_and_citizens_get_403(world: World, client: Client, name: str) -> None:
+# The three administrator roles get 404 here instead: sizhi/authz/matrix.py (CONSOLE_PAGES).
+@pytest.mark.parametrize("name", ["citizen", "citizen2"])
+def test_citizens_get_403(world: World, client: Client, name: str) -> None:
     as_user(client, world, name)
     for url in (reverse("alerts:list"), reverse("alerts:briefings")):
         assert client.get(url).status_code == 403

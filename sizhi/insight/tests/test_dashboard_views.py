@@ -19,7 +19,8 @@ from sizhi.insight.tests.test_dashboards import Cases, direct, populate
 
 STAFF = ["grid_worker", "village_cadre", "party_secretary", "town_dispatcher", "department_handler",
          "district_dispatcher", "city_dispatcher", "leader"]
-NOT_STAFF = ["system_admin", "security_admin", "audit_admin", "citizen"]
+# The three administrator roles get 404 here instead: sizhi/authz/matrix.py (CONSOLE_PAGES).
+NOT_STAFF = ["citizen", "citizen2"]
 PAGES = ["insight:dashboard", "insight:map", "insight:screen", "insight:cases"]
 EVERYWHERE = "112.0,34.0,113.0,35.0"
 NEAR_TOWN_A = "112.39,34.59,112.44,34.62"
@@ -49,7 +50,7 @@ def test_staff_members_see_every_page(world: World, data: Cases, client: Client,
 
 
 @pytest.mark.parametrize("name", NOT_STAFF)
-def test_administrators_and_citizens_get_403(world: World, data: Cases, client: Client, name: str) -> None:
+def test_citizens_get_403(world: World, data: Cases, client: Client, name: str) -> None:
     signed_in(client, world, name)
     for page in PAGES:
         response = client.get(reverse(page))
