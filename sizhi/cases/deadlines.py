@@ -115,7 +115,7 @@ def _move_batch(*, to: str, condition: Q, now: dt.datetime, batch: int) -> int:
                 "pk", "number", "title", "status", "assigned_unit_id", "due_at", "region_code", "level"
             )
         )
-        CaseEvent.objects.bulk_create(
+        events = CaseEvent.objects.bulk_create(
             CaseEvent(
                 case=case, action=action, from_status=case.status, to_status=case.status, actor=None,
                 unit_id=case.assigned_unit_id, is_public=False, created_at=now,
@@ -123,6 +123,9 @@ def _move_batch(*, to: str, condition: Q, now: dt.datetime, batch: int) -> int:
             )
             for case in cases
         )
+        from sizhi.cases import evaluation_rollup  # imported here: it reaches the services, which import this module
+
+        evaluation_rollup.record(events)  # bulk_create sends no post_save: the red cards' counts, added here
         _notify_warnings(cases, to)
     return len(cases)
 

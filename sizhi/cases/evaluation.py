@@ -624,11 +624,20 @@ def evaluate(
     *,
     regions: Iterable[Region] = (),
     scheme: EvaluationScheme | None = None,
+    walk: bool = False,
 ) -> Evaluation:
-    """Figures, scores and ranks of `units`, and of `regions` as the sums of their units among them."""
+    """Figures, scores and ranks of `units`, and of `regions` as the sums of their units among them.
+
+    The counts come from the roll-up (cases.evaluation_rollup), equal to the event walk's and read
+    in one grouped query whatever the number of units and events; `walk=True` walks the events
+    instead, which also fills Figures.cases (the drill-down, and the reference the roll-up is
+    checked against)."""
+    from sizhi.cases import evaluation_rollup  # it builds on this module
+
     scheme = scheme or active_scheme()
     unit_list = list(units)
-    figures = unit_figures([u.pk for u in unit_list], period)
+    read = unit_figures if walk else evaluation_rollup.rollup_figures
+    figures = read([u.pk for u in unit_list], period)
     unit_rows = [
         Ranked("unit", u.pk, u.name, u.region.name, figures[u.pk], score(figures[u.pk], scheme)) for u in unit_list
     ]
@@ -723,7 +732,10 @@ def circular(user: AnyUser, period: Period, region: Region | None = None, *, top
     ranked = [r for r in ev.units if r.rank is not None]
     best = ranked[:top]
     worst = [r for r in reversed(ranked) if r not in best][:top]
-    overdue_ids = ev.total.cases["overdue"]
+    from sizhi.cases import evaluation_rollup
+
+    # The roll-up has the counts only: the red-card cases are read from their events.
+    overdue_ids = evaluation_rollup.overdue_case_ids([u.pk for u in units], period)
     overdue = (
         list(case_list_for_user(user).filter(pk__in=overdue_ids).order_by("created_at", "id")) if overdue_ids else []
     )

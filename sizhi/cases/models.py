@@ -563,3 +563,54 @@ class CaseSupporter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} +1"
+
+
+class EvaluationRollup(models.Model):
+    """联动考评 roll-up (sizhi.cases.evaluation_rollup): how many of one unit's countable things
+    fall on one local `day`, kept exact in the same transaction as every CaseEvent write and
+    summed, never read one by one (a row may sit at zero).
+
+    `metric` says what is counted; the dates `a` … `e` are the few facts the period-dependent
+    conditions of the event walk need (the tenure's dispatch day, the day a deadline state starts
+    to hold, …); the table in sizhi.cases.evaluation_rollup's docstring says which. Unused ones hold
+    0001-01-01."""
+
+    unit_id = models.BigIntegerField()
+    day = models.DateField()
+    metric = models.CharField(max_length=16)
+    a = models.DateField()
+    b = models.DateField()
+    c = models.DateField()
+    d = models.DateField()
+    e = models.DateField()
+    n = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name = _("考评汇总")
+        verbose_name_plural = _("考评汇总")
+        constraints = [
+            # Unit and day first: a period's figures are one range scan of this index per unit.
+            models.UniqueConstraint(
+                fields=["unit_id", "day", "metric", "a", "b", "c", "d", "e"], name="evaluationrollup_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} {self.day} {self.metric} {self.n}"
+
+
+def _evaluation_rollup_after_event(sender: type[CaseEvent], instance: CaseEvent, created: bool, raw: bool = False,
+                                   **kwargs: Any) -> None:
+    # Every CaseEvent written through the ORM one at a time (transitions, services, fixtures of
+    # tests) moves the 联动考评 roll-up in the same transaction; bulk writers call record() or
+    # rebuild themselves. Imported here: the roll-up module reads these models.
+    if created and not raw:
+        from sizhi.cases import evaluation_rollup
+
+        evaluation_rollup.record([instance])
+
+
+models.signals.post_save.connect(
+    _evaluation_rollup_after_event, sender=CaseEvent, dispatch_uid="cases.evaluation_rollup.post_save"
+)
