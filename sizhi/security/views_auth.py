@@ -6,8 +6,11 @@ other page here until it has passed this one too). Guesses are throttled like pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -28,6 +31,8 @@ from sizhi.security.forms import CodeForm, EnrolForm
 from sizhi.security.models import TOTPDevice
 from sizhi.security.selectors import is_staff_account
 
+T = TypeVar("T")
+
 
 def after_sign_in_url(request: HttpRequest, user: User) -> str:
     from sizhi.accounts.views import home_for, safe_next
@@ -40,6 +45,29 @@ def refusal_message(refusal: lockout.Refusal) -> str:
     return _("尝试次数过多，已暂停验证。请在 %(time)s 之后（约 %(n)d 秒后）再试。") % {
         "time": when.strftime("%H:%M:%S"), "n": refusal.retry_in(),
     }
+
+
+def _verify_posted_code(
+    request: HttpRequest, user: User, form: forms.Form, verify: Callable[[str], T]
+) -> tuple[T | None, int]:
+    """Checks a posted code behind the lockout (TOTP_SCOPE, per account and address):
+    (what `verify` returned, 200) once it passes, the lockout cleared and the session marked as
+    past the second factor; otherwise (None, status) with the reason on the form: 400 for an
+    invalid or wrong code, 429 while guesses are paused."""
+    if not form.is_valid():
+        return None, 400
+    attempt = lockout.begin(services.TOTP_SCOPE, account=str(user.pk), address=client_address(request))
+    if isinstance(attempt, lockout.Refusal):
+        form.add_error(None, refusal_message(attempt))
+        return None, 429
+    try:
+        result = verify(form.cleaned_data["code"])
+    except services.SecurityError as err:
+        form.add_error("code", err.message)
+        return None, 400
+    lockout.succeeded(attempt)
+    services.session_mark_verified(request=request)
+    return result, 200
 
 
 def _demo_code(secret: str) -> str:
@@ -79,28 +107,16 @@ def totp_step(request: HttpRequest) -> HttpResponseBase:
     status = 200
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if form.is_valid():
-            attempt = lockout.begin(services.TOTP_SCOPE, account=str(user.pk), address=client_address(request))
-            if isinstance(attempt, lockout.Refusal):
-                form.add_error(None, refusal_message(attempt))
-                status = 429
-            else:
-                try:
-                    method = services.second_factor_verify(user=user, code=form.cleaned_data["code"], request=request)
-                except services.SecurityError as err:
-                    form.add_error("code", err.message)
-                    status = 400
-                else:
-                    lockout.succeeded(attempt)
-                    services.session_mark_verified(request=request)
-                    if method == "recovery":
-                        left = services.recovery_codes_left(user)
-                        messages.warning(request, _(
-                            "您使用了一个恢复码，还剩 %(n)d 个。恢复码用完前请联系系统管理员重置动态口令。"
-                        ) % {"n": left})
-                    return redirect(after_sign_in_url(request, user))
-        else:
-            status = 400
+        method, status = _verify_posted_code(
+            request, user, form, lambda code: services.second_factor_verify(user=user, code=code, request=request)
+        )
+        if method is not None:
+            if method == "recovery":
+                left = services.recovery_codes_left(user)
+                messages.warning(request, _(
+                    "您使用了一个恢复码，还剩 %(n)d 个。恢复码用完前请联系系统管理员重置动态口令。"
+                ) % {"n": left})
+            return redirect(after_sign_in_url(request, user))
     secret = services.device_secret(device)
     hint = _demo_code(secret) if is_demo_secret(secret) else ""
     return render(
@@ -126,27 +142,15 @@ def enrol(request: HttpRequest) -> HttpResponseBase:
     status = 200
     form = EnrolForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if form.is_valid():
-            attempt = lockout.begin(services.TOTP_SCOPE, account=str(user.pk), address=client_address(request))
-            if isinstance(attempt, lockout.Refusal):
-                form.add_error(None, refusal_message(attempt))
-                status = 429
-            else:
-                try:
-                    codes = services.totp_enrolment_confirm(user=user, code=form.cleaned_data["code"], request=request)
-                except services.SecurityError as err:
-                    form.add_error("code", err.message)
-                    status = 400
-                else:
-                    lockout.succeeded(attempt)
-                    services.session_mark_verified(request=request)
-                    # Shown in this answer only: the codes are stored as hashes.
-                    return render(
-                        request, "security/recovery_codes.html",
-                        {"codes": codes, "continue_url": after_sign_in_url(request, user)},
-                    )
-        else:
-            status = 400
+        codes, status = _verify_posted_code(
+            request, user, form, lambda code: services.totp_enrolment_confirm(user=user, code=code, request=request)
+        )
+        if codes is not None:
+            # Shown in this answer only: the codes are stored as hashes.
+            return render(
+                request, "security/recovery_codes.html",
+                {"codes": codes, "continue_url": after_sign_in_url(request, user)},
+            )
     uri = totp.provisioning_uri(secret, user.get_username())
     return render(
         request, "security/enrol.html",
