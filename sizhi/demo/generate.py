@@ -174,10 +174,12 @@ def generate(
     summary.by_status = dict(by_status)
     summary.seconds = time.perf_counter() - started
     if rollups:
+        from sizhi.cases.evaluation_rollup import rebuild as rebuild_evaluation
         from sizhi.insight.rollups import rebuild_rollups
 
         t0 = time.perf_counter()
         rebuild_rollups()
+        rebuild_evaluation(progress=progress)  # 联动考评's, from the events just COPied
         summary.rollup_seconds = time.perf_counter() - t0
     return summary
 

@@ -35,7 +35,7 @@ from shapely.geometry import shape
 from tqdm import tqdm
 
 from sizhi.accounts.models import Membership, Role, User
-from sizhi.cases import deadlines, followup, linkage, merging, services, supervision
+from sizhi.cases import deadlines, evaluation_rollup, followup, linkage, merging, services, supervision
 from sizhi.cases.models import (
     Assignment,
     Attachment,
@@ -373,8 +373,10 @@ class _Loader:
         # The clocks of the open cases have run during their invented history: the same sweep
         # the worker runs every minute marks the ones now due (黄牌) or overdue (红牌).
         swept = deadlines.sweep_warnings()
-        # The back-dating above rewrote dates behind the ORM: count the dashboards' roll-ups afresh.
+        # The back-dating above rewrote dates behind the ORM: count the dashboards' roll-ups afresh,
+        # and the 联动考评 roll-up, whose days are the events' (back-dated) days.
         rebuild_rollups()
+        evaluation_rollup.rebuild()
         demo_totp_enrol(user_ids=self.user_ids)
         DemoLoad.objects.create(seed=self.seed, districts=",".join(self.districts or []), user_ids=self.user_ids)
         return DemoSummary(

@@ -308,3 +308,17 @@ def test_the_edges_of_the_walks_window_are_kept(world: World) -> None:
     assert (march["handled"], march["resolved"], march["responded"]) == (1, 1, 2)
     assert evaluation.unit_figures([u.pk], Period.days(dt.date(2025, 3, 31), dt.date(2025, 3, 31)))[u.pk][
         "responded"] == 0
+
+
+def test_the_generators_cases_roll_up_as_the_walk_counts_them(db: None) -> None:
+    """`sizhi demo generate` writes events by COPY, behind the receiver: its rebuild counts them."""
+    from sizhi.demo import generate
+
+    generate.generate(scale=600, seed=11, days=120, batch=300)
+    assert EvaluationRollup.objects.filter(metric="dispatched").exists()
+    units = all_units()
+    today = timezone.localdate()
+    periods = [Period.days(today - dt.timedelta(days=d), today) for d in (0, 6, 29, 119)]
+    periods += [Period.days(today - dt.timedelta(days=60), today - dt.timedelta(days=31))]
+    for period in periods:
+        assert evaluation_rollup.differences(units, period) == []
