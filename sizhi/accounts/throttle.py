@@ -11,6 +11,11 @@ window also remembers when it ends, so that a refusal can say when to try again
 It lives in accounts because both accounts and web use it and web may import accounts, never
 the other way round. Counter keys are hashed, so the cache never holds a phone number or an
 address in clear.
+
+While Redis is unreachable the counters live in this process's memory (sizhi.ops.redis_outage):
+the limits fail open, because refusing every citizen's report or lookup for a cache outage is
+worse than a flood getting a few times its budget (one budget per web process) for the minutes
+Redis is down. Each process still stops one client flooding it.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.http import HttpRequest
 
 from sizhi.accounts.phones import normalise_phone
+from sizhi.ops.redis_outage import failover_to_memory
+
+cache = failover_to_memory("rate limits")
 
 
 @dataclass(frozen=True)

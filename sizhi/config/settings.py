@@ -156,21 +156,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "")
 # Deployments sharing one Redis keep apart by key prefix and queue name (or a db number in the URL).
 SIZHI_REDIS_PREFIX = env_str("SIZHI_REDIS_PREFIX", "sizhi")
+# Every connect and every reply from Redis is bounded by this: a dead Redis refuses at once, but a
+# hung one (or a network dropping packets) would hold a request for the TCP timeout. Beyond it the
+# call counts as an outage and a fallback takes over (sizhi.ops.redis_outage, docs/deploy.md).
+SIZHI_REDIS_TIMEOUT_MS = env_int("SIZHI_REDIS_TIMEOUT_MS", 500)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": SIZHI_REDIS_PREFIX,
-            # An unreachable Redis fails a request in seconds instead of hanging a worker.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            "OPTIONS": {
+                "socket_connect_timeout": SIZHI_REDIS_TIMEOUT_MS / 1000,
+                "socket_timeout": SIZHI_REDIS_TIMEOUT_MS / 1000,
+            },
         }
     }
     HUEY = {
-        "huey_class": "huey.RedisHuey",
+        # RedisHuey with bounded connections whose enqueue never fails a request (sizhi.ops.queue).
+        "huey_class": "sizhi.ops.queue.ResilientRedisHuey",
         "name": SIZHI_REDIS_PREFIX,
         "url": REDIS_URL,
+        "timeout_ms": SIZHI_REDIS_TIMEOUT_MS,
         "immediate": False,
+        # Nothing reads a job's return value; stored, each would stay in Redis for ever.
+        "results": False,
         "consumer": {"workers": env_int("SIZHI_WORKER_THREADS", 2), "worker_type": "thread"},
     }
 else:

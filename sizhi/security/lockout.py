@@ -13,6 +13,13 @@ Every attempt is counted as a failure BEFORE the password is checked and handed 
 so parallel requests cannot slip past a limit between the check and the count. Counting keys on
 the account name as typed makes unknown and existing accounts behave the same.
 
+While Redis is unreachable the counters live in the database (sizhi.ops.redis_outage, a Django
+DatabaseCache on ops' table): the lockout neither fails open (guessing would be uncapped for as
+long as the outage lasts, and an attacker may cause one) nor closed (no member of staff could sign
+in). The database is shared by every process and node, so the caps still hold; its increments are
+not atomic, which only loosens the "one at a time past the free failures" race check. Counts made
+during the outage stay there; when Redis answers again counting continues from what Redis holds.
+
 Time comes from `clock()` and never from cache expiry (expiry only collects garbage), so tests
 move a fake clock instead of sleeping.
 """
@@ -24,8 +31,11 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
+from django.core.cache import cache as shared_cache
+from django.core.cache.backends.db import DatabaseCache
 from django.utils.crypto import salted_hmac
+
+from sizhi.ops.redis_outage import LOCKOUT_FALLBACK_TABLE, FailoverCache
 
 FREE_FAILURES = 5
 BASE_DELAY = 1  # seconds, doubled with each failure after the free ones
@@ -39,6 +49,9 @@ BUCKET = 5 * 60
 _BUCKETS = WINDOW // BUCKET + 1
 _COUNTER_TTL = 24 * 60 * 60  # consecutive failures forgotten after a quiet day
 _BUCKET_TTL = WINDOW + 2 * BUCKET
+
+_database = DatabaseCache(LOCKOUT_FALLBACK_TABLE, {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+cache = FailoverCache("sign-in lockout", shared_cache, lambda: _database)
 
 
 def clock() -> float:
