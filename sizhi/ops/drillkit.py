@@ -6,10 +6,12 @@ inspect their private database.
     python -m sizhi.ops.drillkit reports KEYS.json       what exists for each idempotency key
     python -m sizhi.ops.drillkit overdue N               N working cases past their deadline
     python -m sizhi.ops.drillkit sms N                   N pending SMS notifications
+    python -m sizhi.ops.drillkit notify N PREFIX         N SMS through notify_users (on-commit nudge)
     python -m sizhi.ops.drillkit fill N                  N reports with a photo and an audit record
     python -m sizhi.ops.drillkit enqueue deliver|sweep   put jobs on the queue
     python -m sizhi.ops.drillkit settle CLAIM TIMEOUT requeue|wait   until every SMS is sent
     python -m sizhi.ops.drillkit outcome                 escalations and deliveries so far
+    python -m sizhi.ops.drillkit drain TIMEOUT           outcome once no notification is left to send
     python -m sizhi.ops.drillkit consumer SECONDS ARGS   run_huey with a shorter claim timeout
 
 Every command prints one JSON object. The environment (SIZHI_DATA_DIR, DATABASE_URL, ...) says
@@ -140,6 +142,24 @@ def sms(count: int) -> dict[str, Any]:
     return {"sms": len(rows)}
 
 
+def notify(count: int, prefix: str) -> dict[str, Any]:
+    """`count` SMS queued the way staff work queues them: notify_users in a transaction, whose
+    commit nudges the worker through huey (the call a Redis outage breaks)."""
+    from django.db import transaction
+
+    from sizhi.accounts.models import User
+    from sizhi.notify.services import notify_users
+
+    user = User.objects.filter(username="drill-sms").first() or User.objects.create_user(
+        username="drill-sms", password=None, phone="13800000009"
+    )
+    started = time.monotonic()
+    for i in range(count):
+        with transaction.atomic():
+            notify_users(users=[user], subject=f"{prefix}-{i:05d}", body="演练", sms=True, email=False)
+    return {"notified": count, "seconds": time.monotonic() - started}
+
+
 def enqueue(*jobs: str) -> dict[str, Any]:
     from sizhi.cases.tasks import sweep_deadlines
     from sizhi.notify.tasks import deliver_pending
@@ -180,6 +200,18 @@ def settle(claim_seconds: float, timeout: float, requeue: bool) -> dict[str, Any
     return outcome()
 
 
+def drain(timeout: float) -> dict[str, Any]:
+    """Wait until the consumer has sent every notification of any channel (it works through the
+    nudges queued by the last reports of a drill), then the outcome."""
+    from sizhi.notify.models import Notification, NotificationStatus
+
+    deadline = time.monotonic() + timeout
+    waiting = Notification.objects.filter(status__in=[NotificationStatus.PENDING, NotificationStatus.SENDING])
+    while waiting.exists() and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return outcome()
+
+
 def outcome() -> dict[str, Any]:
     from django.db.models import Count
 
@@ -203,6 +235,10 @@ def outcome() -> dict[str, Any]:
         "sms_status": dict(sms_rows.values_list("status").annotate(n=Count("id"))),
         "sms_pending": sms_rows.exclude(status__in=[NotificationStatus.SENT, NotificationStatus.FAILED]).count(),
         "sms_attempts": dict(sms_rows.values_list("subject", "attempts")),
+        # Every notification of any channel: how many are in each state, and how many of those
+        # sent needed more than one claim (a claim is one attempt to send).
+        "all_status": dict(Notification.objects.values_list("status").annotate(n=Count("id"))),
+        "sent_after_retries": Notification.objects.filter(status=NotificationStatus.SENT, attempts__gt=1).count(),
     }
 
 
@@ -258,10 +294,12 @@ def main(argv: list[str]) -> None:
         "reports": lambda: reports(rest[0]),
         "overdue": lambda: overdue(int(rest[0]), int(rest[1])),
         "sms": lambda: sms(int(rest[0])),
+        "notify": lambda: notify(int(rest[0]), rest[1]),
         "fill": lambda: fill(int(rest[0])),
         "enqueue": lambda: enqueue(*rest),
         "settle": lambda: settle(float(rest[0]), float(rest[1]), rest[2] == "requeue"),
         "outcome": lambda: outcome(),
+        "drain": lambda: drain(float(rest[0])),
     }
     result = handlers[command]()
     sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")

@@ -705,3 +705,205 @@ def _read_lines(path: Path) -> list[str]:
 
 def _lines(path: Path) -> int:
     return len(_read_lines(path))
+
+
+# --- drill 4: Redis unreachable (kill -9 of Redis under load) --------------------------------------
+
+
+class PrivateRedis:
+    """A redis-server of the drill's own on a free port, without persistence (`--save ''
+    --appendonly no`): a kill -9 loses everything it held, counters and queue alike, which is
+    the worst case. Never the machine's shared Redis."""
+
+    def __init__(self, box: Sandbox) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise DrillUnavailable("redis-server is not installed (apt-get install redis-server)")
+        self.binary = binary
+        self.box = box
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30) -> None:
+        self.proc = self.box.spawn(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.box.root)],
+            "redis.log",
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited: " + self.box.log_tail("redis.log"))
+            if self.command("PING") == "+PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer within 30 s: " + self.box.log_tail("redis.log"))
+
+    def command(self, *words: str) -> str | None:
+        """The first line of the answer to one command, over a plain socket (no client state
+        survives a restart); None when nothing answers."""
+        request = f"*{len(words)}\r\n".encode() + b"".join(
+            f"${len(w.encode())}\r\n".encode() + w.encode() + b"\r\n" for w in words
+        )
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
+                conn.sendall(request)
+                return conn.recv(65536).decode(errors="replace").split("\r\n")[0]
+        except OSError:
+            return None
+
+    def holds(self, pattern: str) -> bool:
+        """Whether some key matches `pattern` (SCAN-free: the drill's Redis holds a few hundred)."""
+        answer = self.command("KEYS", pattern)
+        return answer is not None and answer.startswith("*") and answer != "*0"
+
+    def kill9(self) -> None:
+        if self.proc is not None:
+            self.box.kill(self.proc)
+
+
+@dataclass
+class RedisKillResult:
+    findings: Findings
+    outage_seconds: float
+    outage_requests: int
+    outage_acked: int
+    outage_refused: int  # answered, but not with the report (429, 5xx)
+    outage_unanswered: int
+    p99_before: float
+    p99_outage: float
+    p99_after: float
+    cache_recovery: float | None  # restart → the web workers count in Redis again
+    queue_recovery: float | None  # restart → every SMS queued during the outage sent
+    sms: int
+    delivered_once: int
+    sms_missing: int
+    sms_duplicates: int
+    notifications: int
+    notifications_unsent: int
+    notifications_retried: int  # sent, but only after more than one claim
+    outage_log_lines: int  # "Redis unreachable" lines: one per process and outage
+    tracebacks: int  # logged exceptions (a chained one counts once)
+    scan_queue_errors: int  # of those, insight.alerts' "could not queue the alert scan"
+    workers: int
+    problems: list[str] = field(default_factory=list)
+
+
+def p99(values: list[float]) -> float:
+    if len(values) < 2:
+        return max(values, default=0.0)
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def redis_kill_drill(
+    *, database_url: str | None = None, before: float = 3, outage: float = 5, after: float = 4, clients: int = 3,
+    workers: int = 2, sms: int = 10, keep_logs: Path | None = None, say: Say = _quiet,
+) -> RedisKillResult:
+    """Kill Redis with SIGKILL while clients submit reports through the API and staff work queues
+    SMS, keep it down for `outage` seconds, restart it empty. The web workers and the consumer
+    are the real ones with the production configuration (the intake limits raised out of the
+    drill's reach, still counted in Redis)."""
+    prefix = "redis-drill"
+    with sandbox(database_url) as box:
+        server = PrivateRedis(box)
+        server.start()
+        box.env.update({
+            "REDIS_URL": server.url, "SIZHI_REDIS_PREFIX": f"drill{os.getpid()}", "SIZHI_DRILL_CACHE": "real",
+            "SIZHI_SMS_BACKEND": "sizhi.ops.drillkit.SlowFileSmsBackend", "SIZHI_DRILL_SMS_DELAY": "0",
+        })
+        box.manage("migrate", "--noinput")
+        token = box.kit("seed")["token"]
+        box.spawn([PYTHON, "-m", "sizhi.ops.drillkit", "consumer", "2", "-w", "1"], "huey.log")
+        _master, port = start_gunicorn(box, workers=workers)
+        load = Load(port, token, clients=clients)
+        load.start()
+        problems: list[str] = []
+        try:
+            if _first_ack_after(load, time.monotonic(), timeout=60) is None:
+                raise AssertionError("no report acknowledged before the outage: " + box.log_tail("gunicorn.log"))
+            time.sleep(before)
+            down = time.monotonic()
+            server.kill9()
+            say(f"redis kill: killed at {down - load_started(load):.1f}s of load")
+            try:
+                staff = box.kit("notify", str(sms), prefix)
+                say(f"redis kill: {sms} SMS queued by staff work during the outage in {staff['seconds']:.2f}s")
+            except RuntimeError as exc:
+                problems.append(f"staff work failed during the outage: {str(exc)[-300:]}")
+            time.sleep(max(0.0, outage - (time.monotonic() - down)))
+            server.start()
+            up = time.monotonic()
+            cache_back = queue_back = None
+            deadline = up + 90
+            while time.monotonic() < deadline and (cache_back is None or queue_back is None):
+                if cache_back is None and server.holds("*throttle*"):
+                    cache_back = time.monotonic() - up
+                if queue_back is None and _sent(box, prefix) >= sms:
+                    queue_back = time.monotonic() - up
+                time.sleep(0.05)
+            say(f"redis kill: restarted after {up - down:.1f}s; counting in Redis again after {cache_back} s, "
+                f"outage SMS all sent after {queue_back} s")
+            time.sleep(after)
+        finally:
+            load.finish()
+        findings = check_reports(box, load)
+        # Up to a minute: the consumer's minute sweep sends whatever no nudge asked for.
+        state = box.kit("drain", "75", timeout=150)
+
+        answers = [a for answers in load.answers.values() for a in answers]
+        in_outage = [a for a in answers if down <= a.started < up]
+        delivered: dict[str, int] = {}
+        for line in _read_lines(box.root / "sms.log"):
+            text = json.loads(line)["text"].split(" ")[0]
+            delivered[text] = delivered.get(text, 0) + 1
+        expected = [f"{prefix}-{i:05d}" for i in range(sms)]
+        missing = [s for s in expected if s not in delivered]
+        doubled = {s: n for s, n in delivered.items() if n > 1}
+        if missing:
+            problems.append(f"SMS never sent: {missing[:5]}")
+        if doubled:
+            problems.append(f"SMS sent more than once: {doubled}")
+        logs = box.log_tail("gunicorn.log", 100_000) + "\n" + box.log_tail("huey.log", 100_000)
+        if keep_logs is not None:
+            keep_logs.mkdir(parents=True, exist_ok=True)
+            for name in ("gunicorn.log", "huey.log", "redis.log"):
+                if (box.root / name).exists():
+                    shutil.copy(box.root / name, keep_logs / name)
+        total = sum(state["all_status"].values())
+        result = RedisKillResult(
+            findings=findings, outage_seconds=up - down, outage_requests=len(in_outage),
+            outage_acked=sum(1 for a in in_outage if a.case_id is not None),
+            outage_refused=sum(1 for a in in_outage if a.status not in (0, 201)),
+            outage_unanswered=sum(1 for a in in_outage if a.status == 0),
+            # The second half of the time before the kill: the first requests of each worker load
+            # the classifier and would stand for warm-up, not for Redis.
+            p99_before=p99([a.seconds for a in answers if down - before / 2 <= a.started < down]),
+            p99_outage=p99([a.seconds for a in in_outage]),
+            p99_after=p99([a.seconds for a in answers if a.started >= up]),
+            cache_recovery=cache_back, queue_recovery=queue_back, sms=sms,
+            delivered_once=sum(1 for s in expected if delivered.get(s) == 1), sms_missing=len(missing),
+            sms_duplicates=sum(n - 1 for n in doubled.values()), notifications=total,
+            notifications_unsent=total - int(state["all_status"].get("sent", 0)),
+            notifications_retried=int(state["sent_after_retries"]),
+            outage_log_lines=logs.count("Redis unreachable"),
+            tracebacks=logs.count("Traceback")
+            - logs.count("During handling of the above exception")
+            - logs.count("The above exception was the direct cause"),
+            scan_queue_errors=logs.count("could not queue the alert scan"),
+            workers=workers, problems=problems + findings.problems,
+        )
+        say(f"redis kill: {json.dumps(findings.as_dict())}")
+        return result
+
+
+def load_started(load: Load) -> float:
+    with load.lock:
+        return min((a.started for answers in load.answers.values() for a in answers), default=time.monotonic())
+
+
+def _sent(box: Sandbox, prefix: str) -> int:
+    return sum(1 for line in _read_lines(box.root / "sms.log") if prefix in line)

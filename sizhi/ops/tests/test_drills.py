@@ -79,6 +79,36 @@ def test_killing_postgresql_loses_no_acknowledged_report_and_the_app_reconnects(
     assert result.outage_slowest < 10
 
 
+@needs_linux
+def test_killing_redis_refuses_loses_and_doubles_no_report_and_it_all_recovers_by_itself() -> None:
+    try:
+        r = drills.redis_kill_drill(
+            database_url=drill_database_url(), before=1.5, outage=3.0, after=1.5, clients=2, workers=2, sms=5
+        )
+    except drills.DrillUnavailable as exc:
+        pytest.skip(str(exc))
+    f = r.findings
+    # A citizen's report is acknowledged during the outage as before it: none refused or lost.
+    assert r.outage_acked > 0
+    assert r.outage_refused == 0 and r.outage_unanswered == 0
+    assert f.errors_5xx == 0
+    assert f.lost == 0, f.problems
+    assert f.duplicates == 0, f.problems
+    assert f.retry_failed == 0, f.problems
+    assert f.orphan_rows == 0, f.problems
+    # Requests fail over in milliseconds, they do not wait for Redis.
+    assert r.p99_outage < 5
+    # Back in Redis, and the SMS queued by staff work during the outage sent exactly once,
+    # without restarting anything.
+    assert r.cache_recovery is not None and r.cache_recovery < 15
+    assert r.queue_recovery is not None and r.queue_recovery < 75
+    assert r.delivered_once == r.sms and r.sms_missing == 0 and r.sms_duplicates == 0, r.problems
+    assert r.notifications_unsent == 0 and r.notifications_retried == 0
+    # One line per process and outage (the web workers and the consumer), not one per request.
+    assert 1 <= r.outage_log_lines <= r.workers + 1
+    assert r.problems == []
+
+
 def test_a_database_outage_is_a_503_with_retry_after() -> None:
     middleware = DatabaseUnavailableMiddleware(lambda request: HttpResponse())
     request = RequestFactory().get("/")
