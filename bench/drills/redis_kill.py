@@ -1,6 +1,7 @@
 """Drill 4 (Redis part), long form: kill -9 of Redis under report load, then restart it empty.
 
     .venv/bin/python bench/drills/redis_kill.py [--outage 30] [--before 8] [--after 10] [--clients 4] [--sms 50]
+                                                [--hang] [--logs DIR]
 
 Starts a PRIVATE redis-server (a free port, `--save '' --appendonly no`, so the restart finds it
 empty), never the machine's shared one. gunicorn (the production settings: RedisCache for the
@@ -13,7 +14,8 @@ Checked: every report acknowledged exists once with its photo and event (retries
 key make no duplicate), no report is refused during the outage, latency during the outage
 against before, how long after the restart the web workers count in Redis again and the SMS
 queued during the outage are all sent, each exactly once, and how many log lines the outage
-cost. Last line: the summary.
+cost. With --hang Redis is stopped (SIGSTOP: it accepts connections and never answers, every
+call waits for SIZHI_REDIS_TIMEOUT_MS) instead of killed, then continued. Last line: the summary.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sms", type=int, default=50)
+    parser.add_argument("--hang", action="store_true", help="SIGSTOP Redis (a hung server) instead of kill -9")
     parser.add_argument("--logs", type=Path, help="copy the server, worker and Redis logs into this folder")
     args = parser.parse_args()
     given = os.environ.get("DATABASE_URL", "")
@@ -47,7 +50,7 @@ def main() -> None:
     try:
         r = redis_kill_drill(
             database_url=url, before=args.before, outage=args.outage, after=args.after, clients=args.clients,
-            workers=args.workers, sms=args.sms, keep_logs=args.logs, say=print,
+            workers=args.workers, sms=args.sms, hang=args.hang, keep_logs=args.logs, say=print,
         )
     except DrillUnavailable as exc:
         sys.exit(f"redis_kill: cannot run here: {exc}")
@@ -71,8 +74,9 @@ def main() -> None:
         not r.problems and f.lost == 0 and f.duplicates == 0 and r.outage_refused == 0 and r.outage_acked > 0
         and r.sms_missing == 0 and r.sms_duplicates == 0
     )
+    name = f"redis_kill {'sqlite' if url is None else 'postgresql'}{' hung' if args.hang else ''}"
     print(
-        f"redis_kill {'sqlite' if url is None else 'postgresql'}: during the {r.outage_seconds:.0f} s outage "
+        f"{name}: during the {r.outage_seconds:.0f} s outage "
         f"{r.outage_acked} reports acknowledged, {r.outage_refused} refused, {f.lost} lost, {f.duplicates} "
         f"duplicated; p99 {r.p99_outage * 1000:.0f} ms vs {r.p99_before * 1000:.0f} ms before (x{ratio:.2f}); "
         f"counting in Redis again {seconds(r.cache_recovery)} after the restart; {r.sms} SMS queued in the "

@@ -765,6 +765,11 @@ class PrivateRedis:
         if self.proc is not None:
             self.box.kill(self.proc)
 
+    def pause(self, stopped: bool) -> None:
+        """SIGSTOP (or SIGCONT): a hung server that still accepts connections and never answers."""
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGSTOP if stopped else signal.SIGCONT)
+
 
 @dataclass
 class RedisKillResult:
@@ -801,12 +806,14 @@ def p99(values: list[float]) -> float:
 
 def redis_kill_drill(
     *, database_url: str | None = None, before: float = 3, outage: float = 5, after: float = 4, clients: int = 3,
-    workers: int = 2, sms: int = 10, keep_logs: Path | None = None, say: Say = _quiet,
+    workers: int = 2, sms: int = 10, hang: bool = False, keep_logs: Path | None = None, say: Say = _quiet,
 ) -> RedisKillResult:
     """Kill Redis with SIGKILL while clients submit reports through the API and staff work queues
-    SMS, keep it down for `outage` seconds, restart it empty. The web workers and the consumer
-    are the real ones with the production configuration (the intake limits raised out of the
-    drill's reach, still counted in Redis)."""
+    SMS, keep it down for `outage` seconds, restart it empty. With `hang` it is stopped (SIGSTOP)
+    instead, so every call waits for its timeout, then continued and emptied (FLUSHALL, so that
+    new counter keys show the web workers counting there again). The web
+    workers and the consumer are the real ones with the production configuration (the intake
+    limits raised out of the drill's reach, still counted in Redis)."""
     prefix = "redis-drill"
     with sandbox(database_url) as box:
         server = PrivateRedis(box)
@@ -827,15 +834,22 @@ def redis_kill_drill(
                 raise AssertionError("no report acknowledged before the outage: " + box.log_tail("gunicorn.log"))
             time.sleep(before)
             down = time.monotonic()
-            server.kill9()
-            say(f"redis kill: killed at {down - load_started(load):.1f}s of load")
+            if hang:
+                server.pause(True)
+            else:
+                server.kill9()
+            say(f"redis kill: {'stopped' if hang else 'killed'} at {down - load_started(load):.1f}s of load")
             try:
                 staff = box.kit("notify", str(sms), prefix)
                 say(f"redis kill: {sms} SMS queued by staff work during the outage in {staff['seconds']:.2f}s")
             except RuntimeError as exc:
                 problems.append(f"staff work failed during the outage: {str(exc)[-300:]}")
             time.sleep(max(0.0, outage - (time.monotonic() - down)))
-            server.start()
+            if hang:
+                server.pause(False)
+                server.command("FLUSHALL")  # so that "counting in Redis again" shows new keys
+            else:
+                server.start()
             up = time.monotonic()
             cache_back = queue_back = None
             deadline = up + 90

@@ -64,7 +64,10 @@ class ResilientRedisHuey(RedisHuey):
             self.outage.failed(exc, "reading the queue")
             time.sleep(IDLE_SECONDS)
             return None
-        self.outage.succeeded()
+        # Nothing is no proof of health: huey's blocking read answers None for an empty queue
+        # and for a socket timeout alike (a hung Redis), so only a job counts as an answer.
+        if task is not None:
+            self.outage.succeeded()
         return task
 
     def execute(self, task: Task, timestamp: Any = None) -> Any:

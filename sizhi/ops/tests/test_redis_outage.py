@@ -181,6 +181,26 @@ def test_a_hung_redis_costs_one_timeout_per_probe_not_one_per_call() -> None:
     assert rest < 0.25  # 60 cache calls inside the probe interval: straight to memory
 
 
+def test_a_hung_redis_is_not_taken_for_an_empty_queue(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(queue, "IDLE_SECONDS", 0.0)
+    caplog.set_level(logging.WARNING, logger="sizhi.ops.redis")
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)
+        huey = queue.ResilientRedisHuey(
+            "hung-test", url=f"redis://127.0.0.1:{hung.getsockname()[1]}/0", timeout_ms=100, results=False
+        )
+        assert huey.read_schedule() == []  # the scheduler's read times out: an outage
+        assert REDIS.is_down
+        monkeypatch.setattr(REDIS, "probe_seconds", 0.0)
+        # huey answers None for a read that timed out as for an empty queue: Redis is not back.
+        assert huey.dequeue() is None
+        assert REDIS.is_down
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+
+
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 def test_everything_goes_back_to_redis_by_itself_when_it_returns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(REDIS, "probe_seconds", 0.2)
