@@ -13,6 +13,10 @@ def active_memberships(user: User | AnonymousUser | None) -> list[Membership]:
     """Active memberships of a signed-in, active user, loaded once per request object."""
     if user is None or not user.is_authenticated or not user.is_active:
         return []
+    if getattr(user, "is_citizen", False):
+        # A citizen account holds no working role (security.services refuses the grant), so the
+        # hot paths a citizen takes (reporting, following a case) read no memberships at all.
+        return []
     cached: list[Membership] | None = getattr(user, _CACHE_ATTR, None)
     if cached is None:
         cached = list(

@@ -6,10 +6,11 @@ and nothing happens twice; with the same key and a different request it gets 422
 `idempotency_key_reused`.
 
 The record is written in the same database transaction as the work it describes, so after a
-crash either both exist or neither does, and a retry simply runs the work again. While the first
-request is still running, a second one with the same key waits on the record's unique index
-(PostgreSQL) or the write lock (SQLite) and then replays the answer. Only successful answers
-are stored: a refused or failed request leaves no record and may be retried with the same key.
+crash either both exist or neither does, and a retry simply runs the work again. When two copies
+run at once, the one that commits second fails on the record's unique index (PostgreSQL) or
+waits for the write lock (SQLite), rolls its work back and replays the first one's answer. Only
+successful answers are stored: a refused or failed request leaves no record and may be retried
+with the same key.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Annotated, Any
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Header
@@ -102,9 +103,24 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
+def _answer(stored: IdempotencyRecord, method: str, path: str, fingerprint: str) -> HttpResponse:
+    if (stored.method, stored.path, stored.fingerprint) != (method, path, fingerprint):
+        raise ApiError(
+            422, "idempotency_key_reused",
+            _("该 Idempotency-Key 已用于另一个请求，请为新的请求使用新的标识。"),
+        )
+    return _replay(stored)
+
+
 def idempotent(view: View) -> View:
     """Wrap a POST operation whose signature has `idempotency_key: IdempotencyKey` and which
-    returns an HttpResponse (see responses.respond)."""
+    returns an HttpResponse (see responses.respond).
+
+    A first request costs one SELECT and, on success, one INSERT of the answer, in the work's own
+    transaction. Two copies sent at once both run; the second one's INSERT waits on the first
+    one's unique index entry, fails when it commits, and its whole transaction rolls back, so it
+    answers with the first one's stored answer instead. A copy that failed because its twin had
+    already done the work (a case that moved on, say) is answered the same way."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -118,32 +134,41 @@ def idempotent(view: View) -> View:
         user = None if _asks_anonymity(request) else request_user(request)
         fingerprint = request_fingerprint(request)
         method, path = request.method or "POST", request.path[:300]
-        with transaction.atomic():
-            try:
-                # A savepoint: on PostgreSQL a failed INSERT would otherwise poison the transaction.
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
+        stored = _stored(user, key)
+        if stored is not None:
+            return _answer(stored, method, path, fingerprint)
+        try:
+            with transaction.atomic():
+                response = view(request, *args, **kwargs)
+                if 200 <= response.status_code < 300:
+                    IdempotencyRecord.objects.create(
                         user=user, key=key, method=method, path=path, fingerprint=fingerprint,
-                        response_status=0, response_body="",
+                        response_status=response.status_code, response_body=response.content.decode("utf-8"),
                     )
-            except IntegrityError:
-                stored = _stored(user, key)
-                if stored is None:
-                    # Purged between the INSERT and the SELECT: rare enough to let the client retry.
-                    raise ApiError(409, "idempotency_conflict", _("请求冲突，请稍后重试。")) from None
-                if (stored.method, stored.path, stored.fingerprint) != (method, path, fingerprint):
-                    raise ApiError(
-                        422, "idempotency_key_reused",
-                        _("该 Idempotency-Key 已用于另一个请求，请为新的请求使用新的标识。"),
-                    ) from None
-                return _replay(stored)
-            response = view(request, *args, **kwargs)
-            if 200 <= response.status_code < 300:
-                record.response_status = response.status_code
-                record.response_body = response.content.decode("utf-8")
-                record.save(update_fields=["response_status", "response_body"])
-            else:
-                transaction.set_rollback(True)
-            return response
+                else:
+                    transaction.set_rollback(True)
+        except Exception as error:
+            twin = _twin(user, key)
+            if twin is None:
+                raise
+            if isinstance(error, IntegrityError) or (twin.method, twin.path, twin.fingerprint) == (
+                method, path, fingerprint
+            ):
+                return _answer(twin, method, path, fingerprint)
+            raise
+        if not 200 <= response.status_code < 300:
+            twin = _twin(user, key)
+            if twin is not None and (twin.method, twin.path, twin.fingerprint) == (method, path, fingerprint):
+                return _replay(twin)
+        return response
 
     return wrapper
+
+
+def _twin(user: User | None, key: str) -> IdempotencyRecord | None:
+    """The answer a copy of this request committed meanwhile, if any. Only asked after a failure;
+    a failure to ask (the database went away) leaves the original error to be reported."""
+    try:
+        return _stored(user, key)
+    except DatabaseError:
+        return None

@@ -85,6 +85,8 @@ def api_tokens_revoke_all(*, user: User) -> int:
 def api_token_touch(token: ApiToken, now: datetime) -> None:
     """Record use at most once a minute, so that a busy client does not write on every request."""
     stale = now - timedelta(minutes=1)
+    if token.last_used_at is not None and token.last_used_at >= stale:
+        return  # the row just read says so: no statement at all
     ApiToken.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=token.pk).update(
         last_used_at=now
     )

@@ -25,7 +25,9 @@ from sizhi.cases.photos import ProcessedPhoto, check_photo_count, process_photo
 from sizhi.cases.text import clean_text, finite_coordinate
 from sizhi.cases.transitions import (
     actor_unit,
-    managing_level,
+    choose_dispatchers,
+    dispatcher_memberships,
+    lowest_staffed_level,
     notify_dispatchers,
     require,
     require_reason,
@@ -115,7 +117,7 @@ def report_submit(
         flng = finite_coordinate(lng, -180.0, 180.0)
         if flat is None or flng is None:
             raise ReportInvalid(_("位置坐标无效，请在地图上重新选点。"), code="location_invalid", field="location")
-        grid = locate_grid(flat, flng)
+        grid = locate_grid(flat, flng, boundary=False)
         if grid is None:
             raise ReportInvalid(
                 _("所选位置不在本平台的服务范围内，请确认位置，或改为填写地址。"),
@@ -143,7 +145,8 @@ def report_submit(
         with transaction.atomic():
             now = timezone.now()
             tracking = new_tracking_code()
-            case = Case.objects.create(
+            dispatchers, level = intake_routing(region)
+            case = Case(
                 number=f"NEW-{tracking}",
                 tracking_code=tracking,
                 title=title,
@@ -161,21 +164,24 @@ def report_submit(
                 grid=grid,
                 region=region,
                 region_code=region.code,
-                level=initial_level(region),
+                level=level,
                 created_at=now,
                 updated_at=now,
             )
+            # Found before the INSERT, so that the number's UPDATE below is the only one.
+            earlier = followup.find_repeat_of(case)
+            case.repeat_of = earlier
+            case.save(force_insert=True)
             local = timezone.localtime(now)
             case.number = f"{settings.SIZHI_CASE_NUMBER_PREFIX}{local:%Y%m%d}{case.pk:08d}"
             Case.objects.filter(pk=case.pk).update(number=case.number)
-            earlier = followup.mark_repeat(case)
             event = CaseEvent.objects.create(
                 case=case, action=CaseAction.SUBMIT, from_status="", to_status=CaseStatus.REPORTED,
                 actor=None if is_anonymous else (actor or reporter), created_at=now,
                 data={"channel": channel, **({"repeat_of": earlier.number} if earlier else {})},
             )
             _store_photos(case, event, processed, AttachmentKind.REPORT)
-            notify_dispatchers(case)
+            notify_dispatchers(case, users=dispatchers)
             _scan_for_alerts_after_commit()
     except IntegrityError:
         # Two submissions with the same key raced; the other one won, return its case.
@@ -199,8 +205,17 @@ def _scan_for_alerts_after_commit() -> None:
 def initial_level(region: Region) -> str:
     """Intake starts at the lowest staffed command centre: from the town up for a placed case,
     else from the region's own level."""
+    return intake_routing(region)[1]
+
+
+def intake_routing(region: Region) -> tuple[list[User], str]:
+    """Who is told of a new report in `region` and the level it starts at, from one read of the
+    dispatchers whose scope holds the place (transitions.managing_level and dispatchers_for
+    would read them twice)."""
     lowest = RegionLevel.TOWN if region.level == RegionLevel.VILLAGE else region.level
-    return managing_level(region.code, lowest)
+    memberships = dispatcher_memberships(region.code)
+    level = lowest_staffed_level(memberships, lowest)
+    return choose_dispatchers(memberships, level), level
 
 
 def _case_for_idempotency_key(key: str, reporter: User | None, is_anonymous: bool) -> Case | None:

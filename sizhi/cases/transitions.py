@@ -22,41 +22,50 @@ from sizhi.units.matrix import LEVELS_UPWARD
 from sizhi.units.models import HandlingUnit
 
 
-def managing_level(region_code: str, at_least: str) -> str:
-    """The lowest level at or above `at_least` with an active dispatcher whose scope holds the
-    place, so that no case waits in a queue nobody reads; the city when none does."""
-    levels = LEVELS_UPWARD[LEVELS_UPWARD.index(at_least):]
+def dispatcher_memberships(region_code: str) -> list[Membership]:
+    """The active dispatcher memberships whose scope holds the place, with their users."""
     prefixes = [region_code[:n] for n in (4, 6, 9, 12)]
-    staffed = set(
-        Membership.objects.filter(
-            is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=prefixes, scope__level__in=levels
-        ).values_list("scope__level", flat=True)
-    )
-    return next((level for level in levels if level in staffed), levels[-1])
-
-
-def dispatchers_for(case: Case) -> list[User]:
-    """The dispatchers of the centre at the case's current level whose scope holds it; when that
-    level has none, those of the lowest centre that does (the levels above see it in their lists)."""
-    prefixes = [case.region_code[:n] for n in (4, 6, 9, 12)]
-    memberships = [
+    return [
         m for m in Membership.objects.filter(
             is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=prefixes
         ).select_related("user", "scope")
         if m.scope is not None
     ]
+
+
+def lowest_staffed_level(memberships: list[Membership], at_least: str) -> str:
+    """The lowest level at or above `at_least` among `memberships`' scopes; the city when none."""
+    levels = LEVELS_UPWARD[LEVELS_UPWARD.index(at_least):]
+    staffed = {m.scope.level for m in memberships if m.scope is not None}
+    return next((level for level in levels if level in staffed), levels[-1])
+
+
+def choose_dispatchers(memberships: list[Membership], level: str) -> list[User]:
+    """Those at `level`; when that level has none, those of the lowest centre that has some."""
     if not memberships:
         return []
-    chosen = [m for m in memberships if m.scope is not None and m.scope.level == case.level]
+    chosen = [m for m in memberships if m.scope is not None and m.scope.level == level]
     if not chosen:
         lowest = max(len(m.scope.prefix) for m in memberships if m.scope is not None)
         chosen = [m for m in memberships if m.scope is not None and len(m.scope.prefix) == lowest]
     return [m.user for m in chosen]
 
 
-def notify_dispatchers(case: Case, subject: str | None = None) -> None:
+def managing_level(region_code: str, at_least: str) -> str:
+    """The lowest level at or above `at_least` with an active dispatcher whose scope holds the
+    place, so that no case waits in a queue nobody reads; the city when none does."""
+    return lowest_staffed_level(dispatcher_memberships(region_code), at_least)
+
+
+def dispatchers_for(case: Case) -> list[User]:
+    """The dispatchers of the centre at the case's current level whose scope holds it; when that
+    level has none, those of the lowest centre that does (the levels above see it in their lists)."""
+    return choose_dispatchers(dispatcher_memberships(case.region_code), case.level)
+
+
+def notify_dispatchers(case: Case, subject: str | None = None, *, users: list[User] | None = None) -> None:
     notify_users(
-        users=dispatchers_for(case),
+        users=dispatchers_for(case) if users is None else users,
         subject=subject or _("新上报：%(title)s") % {"title": case.title},
         body=_("案件 %(number)s 待处理。") % {"number": case.number},
         link=reverse("cases:detail", args=[case.pk]),

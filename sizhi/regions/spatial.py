@@ -179,13 +179,15 @@ def locate_grid_id(lat: float, lng: float) -> int | None:
     return grid_index().locate(lng, lat)
 
 
-def locate_grid(lat: float, lng: float) -> Grid | None:
+def locate_grid(lat: float, lng: float, *, boundary: bool = True) -> Grid | None:
     """The grid containing a WGS-84 point, or None when there is none or the input is not a
-    finite coordinate in range (callers decide what to tell the user)."""
+    finite coordinate in range (callers decide what to tell the user). With boundary=False the
+    polygon, the largest part of the row, is left unread (intake needs only the grid's place)."""
     x, y = _coordinate(lng, 180.0), _coordinate(lat, 90.0)
     if x is None or y is None:
         return None
     grid_id = grid_index().locate(x, y)
     if grid_id is None:
         return None
-    return Grid.objects.select_related("village").filter(pk=grid_id).first()
+    grids = Grid.objects.select_related("village")
+    return (grids if boundary else grids.defer("boundary")).filter(pk=grid_id).first()

@@ -1,6 +1,7 @@
 """Parallel requests over the API on PostgreSQL (SQLite serialises writers, so it cannot show the
 interleaving): five copies of one report with one Idempotency-Key make one case and five equal
-answers; two dispatchers accepting the same case at once get one 200 and one 409."""
+answers; two copies of one acceptance get the same 200; two dispatchers accepting the same case
+at once get one 200 and one 409."""
 
 from __future__ import annotations
 
@@ -80,6 +81,24 @@ def test_two_dispatchers_accept_at_once_one_wins(world: World) -> None:
         loser = next(a for a in answers if a.status_code == 409)
         assert loser.json()["error"]["code"] in {"case_conflict", "case_accept_not_allowed"}
         assert CaseEvent.objects.filter(case=case, action="accept").count() == 1
+
+
+def test_two_copies_of_one_acceptance_both_get_the_first_answer(world: World) -> None:
+    """The copy that loses fails on the moved case, or on the idempotency record's unique index;
+    either way it answers with the winner's stored 200, and one acceptance is written."""
+    town = token_for(world.user("town_dispatcher"))
+    for _ in range(3):
+        case = reported(world)
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+
+        def accept(case_id: int = case.pk, headers: dict[str, str] = headers) -> Any:
+            return ApiClient(Client(), token=town).post(f"/cases/{case_id}/accept", {}, headers=headers)
+
+        answers = race(accept, accept)
+        assert [getattr(a, "status_code", a) for a in answers] == [200, 200]
+        assert answers[0].json() == answers[1].json()
+        assert CaseEvent.objects.filter(case=case, action="accept").count() == 1
+        assert IdempotencyRecord.objects.filter(key=headers["Idempotency-Key"]).count() == 1
 
 
 def test_two_dispatchers_decide_one_extension_at_once(world: World) -> None:
