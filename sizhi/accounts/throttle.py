@@ -24,7 +24,7 @@ import hashlib
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.http import HttpRequest
 
@@ -71,6 +71,9 @@ OPEN311_PER_ADDRESS = Limit("open311-address", 1200, 60 * 60)
 class Refusal:
     limit: Limit
     retry_after: int  # seconds
+    # Not the window's first refusal of this subject: the audit log has that one already, and a
+    # flood of thousands must not queue on its chain (audit.middleware.mark_repeated_refusal).
+    repeated: bool = False
 
     @property
     def minutes(self) -> int:
@@ -80,12 +83,18 @@ class Refusal:
 def hit_all(checks: Iterable[tuple[Limit, str | None]]) -> Refusal | None:
     """Count one event against every (limit, subject) pair (a None subject is skipped) and
     return the refusal with the longest wait when any of them is over its limit."""
-    refusals = [
-        Refusal(limit, limit.retry_after(subject))
-        for limit, subject in checks
-        if subject is not None and not hit(limit, subject)
-    ]
-    return max(refusals, key=lambda r: r.retry_after) if refusals else None
+    refusals = []
+    for limit, subject in checks:
+        if subject is None:
+            continue
+        count = _count(limit, subject)
+        if count > limit.count:
+            refusals.append(Refusal(limit, limit.retry_after(subject), repeated=count > limit.count + 1))
+    if not refusals:
+        return None
+    worst = max(refusals, key=lambda r: r.retry_after)
+    # Repeated only when every counter had refused before: a first refusal anywhere is news.
+    return replace(worst, repeated=all(r.repeated for r in refusals))
 
 
 def client_address(request: HttpRequest) -> str:
@@ -109,18 +118,22 @@ def _open_window(limit: Limit, subject: str) -> None:
 
 def hit(limit: Limit, subject: str) -> bool:
     """Count one event for `subject`; True while the count is still within the limit."""
+    return _count(limit, subject) <= limit.count
+
+
+def _count(limit: Limit, subject: str) -> int:
+    """Count one event for `subject`; the number of events in its window, this one included."""
     key = _key(limit, subject)
     if cache.add(key, 1, limit.window):
         _open_window(limit, subject)
-        return True
+        return 1
     try:
-        count = cache.incr(key)
+        return int(cache.incr(key))
     except ValueError:
         # The window expired between add() and incr(): this event opens a new one.
         cache.add(key, 1, limit.window)
         _open_window(limit, subject)
-        return True
-    return count <= limit.count
+        return 1
 
 
 def exceeded(limit: Limit, subject: str) -> bool:

@@ -148,6 +148,8 @@ def idempotent(view: View) -> View:
                 else:
                     transaction.set_rollback(True)
         except Exception as error:
+            if not _may_be_a_twins_doing(error):
+                raise
             twin = _twin(user, key)
             if twin is None:
                 raise
@@ -163,6 +165,15 @@ def idempotent(view: View) -> View:
         return response
 
     return wrapper
+
+
+def _may_be_a_twins_doing(error: Exception) -> bool:
+    """Only a clash with a copy can be answered by the copy: a unique index hit or a conflict
+    (409: the case moved on). A refusal (rate limit, validation, permission) is this request's
+    own, and a flood of refusals must not cost a read each."""
+    if isinstance(error, IntegrityError):
+        return True
+    return 409 in (getattr(error, "status", None), getattr(error, "http_status", None))
 
 
 def _twin(user: User | None, key: str) -> IdempotencyRecord | None:

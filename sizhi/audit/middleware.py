@@ -29,11 +29,20 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 SKIP_PREFIXES = ("/healthz", "/readyz", "/livez", "/health/", "/favicon.ico")
 DENIED_STATUSES = frozenset({401, 403, 404, 429})
 _DONE_ATTR = "_sizhi_audit_done"
+_REPEATED_429_ATTR = "_sizhi_audit_repeated_429"
 
 
 def mark_recorded(request: HttpRequest) -> None:
     """A receiver already wrote the record that says what this request did (e.g. auth.login)."""
     setattr(request, _DONE_ATTR, True)
+
+
+def mark_repeated_refusal(request: HttpRequest) -> None:
+    """A 429 of a rate limit whose first refusal in the current window is already in the log
+    (accounts.throttle.Refusal.repeated). A flood is recorded by its first refusal per window and
+    subject, not by each of its thousands of requests, which would all queue on the chain's lock
+    while other users' writes wait behind them."""
+    setattr(request, _REPEATED_429_ATTR, True)
 
 
 def result_for(status: int) -> str:
@@ -103,6 +112,8 @@ class AuditMiddleware:
             return False
         status = response.status_code
         if getattr(request, _DONE_ATTR, False) and status not in (403, 404):
+            return False
+        if status == 429 and getattr(request, _REPEATED_429_ATTR, False):
             return False
         if request.method not in SAFE_METHODS:
             return True

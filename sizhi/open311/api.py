@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from sizhi.accounts import throttle
+from sizhi.audit.middleware import mark_repeated_refusal
 from sizhi.cases.errors import CaseError
 from sizhi.cases.models import AttributeDatatype, Case, CaseEvent, Category, CategoryAttribute
 from sizhi.cases.services import NOTE_MAX
@@ -430,6 +431,8 @@ def _throttle_create(request: HttpRequest, params: QueryDict) -> None:
         (throttle.REPORTS_PER_PHONE, throttle.phone_subject(_param(params, "phone"))),
     ])
     if refusal is not None:
+        if refusal.repeated:
+            mark_repeated_refusal(request)
         raise Open311Error(
             429, "rate_limited",
             _("提交过于频繁，请 %(n)d 分钟后再试。") % {"n": refusal.minutes}, retry_after=refusal.retry_after,

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from sizhi.accounts import throttle
 from sizhi.accounts.models import User
+from sizhi.audit.middleware import mark_repeated_refusal
 from sizhi.audit.services import suppress_source
 from sizhi.cases import merging, selectors, services
 from sizhi.cases.errors import CaseError
@@ -160,6 +161,8 @@ def report(request: HttpRequest) -> HttpResponse:
         return _render_report(request, form, questions=questions, status=400)
     refusal = _report_refusal(request)
     if refusal is not None:
+        if refusal.repeated:
+            mark_repeated_refusal(request)
         form.add_error(None, _("提交过于频繁，请 %(n)d 分钟后再试。如情况紧急，请拨打 12345 或 110。") % {
             "n": refusal.minutes})
         response = _render_report(request, form, questions=questions, status=429)

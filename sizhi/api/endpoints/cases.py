@@ -55,6 +55,7 @@ from sizhi.api.schemas import (
     VerifyIn,
     case_summary,
 )
+from sizhi.audit.middleware import mark_repeated_refusal
 from sizhi.audit.services import suppress_source
 from sizhi.cases import selectors, services
 from sizhi.cases.models import Category
@@ -129,6 +130,8 @@ def report_submit(
         (throttle.REPORTS_PER_PHONE, throttle.phone_subject(user.phone) if user is not None else None),
     ])
     if refusal is not None:
+        if refusal.repeated:
+            mark_repeated_refusal(request)
         raise report_rate_limited(refusal)
     try:
         case = services.report_submit(

@@ -78,6 +78,20 @@ def test_hit_all_counts_every_subject_and_reports_the_longest_wait() -> None:
     assert refusal is not None and refusal.limit == long and refusal.minutes == 60
 
 
+def test_only_the_first_refusal_of_a_window_is_news() -> None:
+    one, other = throttle.Limit("t-news", 1, 60), throttle.Limit("t-news-2", 5, 60)
+    assert throttle.hit_all([(one, "a")]) is None
+    first = throttle.hit_all([(one, "a")])
+    again = throttle.hit_all([(one, "a")])
+    assert first is not None and not first.repeated
+    assert again is not None and again.repeated
+    # Refused again by one counter but for the first time by another: still news.
+    for _ in range(5):
+        assert throttle.hit(other, "a")
+    both = throttle.hit_all([(one, "a"), (other, "a")])
+    assert both is not None and not both.repeated
+
+
 def test_phone_subject_is_the_same_however_the_number_is_typed() -> None:
     forms = ["13800000001", "+86 138 0000 0001", "１３８００００００01"]
     assert {throttle.phone_subject(f) for f in forms} == {"phone:13800000001"}
@@ -126,6 +140,22 @@ def test_api_report_flood_is_a_429_in_the_api_error_format(world: World, client:
     _retry_after(second, 3600)
     error = second.json()["error"]
     assert error["code"] == "rate_limited" and "分钟后再试" in error["message"]
+    assert Case.objects.count() == 1
+
+
+def test_a_flood_leaves_its_first_refusals_in_the_audit_log_not_every_one(world: World, client: Client) -> None:
+    limit = throttle.Limit("t-api-audit", 1, 3600)
+    with mock.patch.object(throttle, "REPORTS_PER_ADDRESS", limit), \
+            mock.patch.object(web_views, "REPORTS_PER_ADDRESS", limit):
+        before = AuditRecord.objects.count()
+        answers = [_api_report(client, world) for _ in range(6)]
+        web = [client.post("/report/", report_data(world)) for _ in range(3)]
+    assert [a.status_code for a in answers + web] == [201] + [429] * 8
+    assert all(a["Retry-After"] for a in answers[1:] + web)
+    refused = AuditRecord.objects.filter(pk__gt=0).order_by("seq")[before:]
+    statuses = [r.detail.get("status") for r in refused]
+    # The accepted report and the window's first refusal; the other seven are not recorded.
+    assert statuses == [201, 429]
     assert Case.objects.count() == 1
 
 
