@@ -13,18 +13,21 @@ therefore carries the few dates its period conditions need (columns a … e), an
 those conditions with the period's start S, end E (both local days, [S, E)), the window start
 W = S − 183 days and the read-ahead end L = E + 31 days. All of them reduce to comparisons of
 local days because periods are whole local days and Asia/Shanghai has no daylight saving.
-NO_DAY (0001-01-01) and ALWAYS (9999-12-31) stand for "none" and "holds for every period
-containing `day`" (a date is normalised to ALWAYS when the condition cannot fail, which keeps the
-table small: most rows of a unit and day collapse into one).
+NO_DAY (0001-01-01) in a date means "holds for every period containing `day`" (or "none", where
+that comes to the same); a date is normalised to it whenever the condition cannot fail, so that
+nearly everything a unit does on a day lands in one row, all five dates NO_DAY. ALWAYS
+(9999-12-31) is the "never true" of a "< W" condition.
 
-  metric        day            counted when (besides S <= day < E)
+  column        day            counted when (besides S <= day < E; "x >= W" reads "x >= W or x is NO_DAY")
   dispatched    dispatch       —
   responded     dispatch       signed by sign_due and the sign-for read: a (sign day) < L
   signed_24h    dispatch       —                      closed_7d  dispatch  —
   shirks        dispatch       a (the unit's return since its last dispatch) >= W
-  handle        first handling a (dispatch day) >= W; `seconds` is the working time in between
+  handle        first handling a (dispatch day) >= W; handle_seconds: the working time in between
   handles, returns, overdue, rated, satisfied        the event's day
-  verify_fails  the event      all of them; the late ones (3rd and later): a (2nd earlier) >= W
+  verify_early  a 核查 failure with fewer than two before it: always early (the first two)
+  verify_fails  a 核查 failure with two or more before it: late (3rd and later) when a (the 2nd
+                               earlier) >= W, else early
   handled       a handling day a (its tenure's dispatch) >= W, and the previous handling day of
                                the case b < S or its tenure's dispatch c < W: the case's first
                                handling day in the period, so each case counts once
@@ -34,7 +37,8 @@ table small: most rows of a unit and day collapse into one).
                                counted: d < S or e < W
   due_open, due_suspended, due_on_time, due_late
                 deadline       the unit's latest tenure before E, a (its dispatch) >= W, in this
-                               state at E: b <= E <= c; a case handed back in time is not stored
+                               state at E: b <= E and (c >= E or c is NO_DAY); a case handed back
+                               in time is not stored
 
 Kept exact in the same transaction as every CaseEvent write: the post_save receiver in
 cases.models calls record(), which re-walks the (case, unit) history (a handful of events) with
@@ -53,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Case, F, JSONField, Q, Sum, Value, When
 from django.utils import timezone
 
 from sizhi.cases.evaluation import (
@@ -73,6 +77,7 @@ from sizhi.cases.evaluation import (
 )
 from sizhi.cases.models import CaseEvent, EvaluationRollup
 from sizhi.cases.workflow import CaseAction
+from sizhi.units.models import HandlingUnit
 from sizhi.workdays.calendar import working_seconds_between
 
 A = CaseAction
@@ -84,20 +89,33 @@ ACTION_SET = frozenset(str(a) for a in ACTIONS)
 # Their counts depend on nothing but the event itself: added without re-walking the case.
 COUNT_ONLY = frozenset({str(A.WARN_RED), str(A.RATE)})
 DUE_METRICS = ("due_open", "due_suspended", "due_on_time", "due_late")
+# The count columns of EvaluationRollup, in the order of a Counts value; handle_seconds comes last.
+METRICS = (
+    "dispatched", "responded", "signed_24h", "closed_7d", "shirks", "handle", "handles", "returns", "overdue",
+    "rated", "satisfied", "verify_early", "verify_fails", "handled", "resolved", *DUE_METRICS,
+)
+SLOT = {m: i for i, m in enumerate(METRICS)}
+SECONDS = len(METRICS)
 
-Key = tuple[int, dt.date, str, dt.date, dt.date, dt.date, dt.date, dt.date]  # unit, day, metric, a … e
-Counts = dict[Key, list[float]]  # [n, seconds]
+Key = tuple[int, dt.date, dt.date, dt.date, dt.date, dt.date, dt.date]  # unit, day, a … e
+Counts = dict[Key, list[float]]  # one count per METRICS, then handle_seconds
 Event = tuple[int, str, dt.datetime, Any]  # id, action, created_at, data
 
 
 def local_day(moment: dt.datetime) -> dt.date:
-    return timezone.localtime(moment, timezone.get_default_timezone()).date()
+    return moment.astimezone(timezone.get_default_timezone()).date()  # the events' times are aware
 
 
 def _within(earlier: dt.date, day: dt.date) -> dt.date:
-    """`earlier` for an ">= W" condition, or ALWAYS when it holds for every period containing
+    """`earlier` for an ">= W" condition, or NO_DAY when it holds for every period containing
     `day` (W <= day − 183 <= earlier)."""
-    return ALWAYS if earlier >= day - BACK else earlier
+    return NO_DAY if earlier >= day - BACK else earlier
+
+
+def _below(earlier: dt.date, than: dt.date) -> dt.date:
+    """`earlier` for a "< W" condition that matters only when `than` is in the period, or ALWAYS
+    when it cannot hold then (earlier >= than − 183 >= W)."""
+    return ALWAYS if earlier >= than - BACK else earlier
 
 
 # --- one (case, unit) history into counts ---------------------------------------------------------------
@@ -127,9 +145,12 @@ def contributions(unit_id: int, events: Iterable[Event]) -> Counts:
 
     def add(metric: str, day: dt.date, a: dt.date = NO_DAY, b: dt.date = NO_DAY, c: dt.date = NO_DAY,
             d: dt.date = NO_DAY, e: dt.date = NO_DAY, seconds: float = 0.0) -> None:
-        row = out.setdefault((unit_id, day, metric, a, b, c, d, e), [0, 0.0])
-        row[0] += 1
-        row[1] += seconds
+        key = (unit_id, day, a, b, c, d, e)
+        row = out.get(key)
+        if row is None:
+            row = out[key] = [0] * SECONDS + [0.0]
+        row[SLOT[metric]] += 1
+        row[SECONDS] += seconds
 
     runs: list[_Run] = []
     current: _Run | None = None
@@ -158,7 +179,10 @@ def contributions(unit_id: int, events: Iterable[Event]) -> Counts:
             if data.get("satisfaction") in SATISFIED:
                 add("satisfied", day)
         elif action == A.VERIFY_FAIL:
-            add("verify_fails", day, _within(fails[-2], day) if len(fails) >= 2 else NO_DAY)
+            if len(fails) >= 2:
+                add("verify_fails", day, _within(fails[-2], day))
+            else:
+                add("verify_early", day)
             fails.append(day)
         if current is None or current.tenure.ended:
             continue
@@ -202,6 +226,12 @@ def _count_deadline_states(add: Add, run: _Run, dd: dt.date, next_dispatch: dt.d
     that, each state holds for E in (its event, the next event]. Equal neighbours are merged."""
     last = local_day(next_dispatch) if next_dispatch is not None else ALWAYS
     pending: list[Any] = []
+
+    def emit() -> None:
+        (metric, due_day), lo, hi = pending
+        add(metric, due_day, _within(dd, due_day), NO_DAY if lo <= due_day + dt.timedelta(days=1) else lo,
+            NO_DAY if hi == ALWAYS else hi)
+
     for k, (at, due, suspended, closed_at, left_at) in enumerate(run.states):
         lo = local_day(at) + dt.timedelta(days=1)
         hi = min(last, local_day(run.states[k + 1][0])) if k + 1 < len(run.states) else last
@@ -217,15 +247,15 @@ def _count_deadline_states(add: Add, run: _Run, dd: dt.date, next_dispatch: dt.d
         lo = max(lo, due_day + dt.timedelta(days=1))  # E > due_day anyway
         if lo > hi:
             continue
-        key = (metric, due_day, _within(dd, due_day))
+        key = (metric, due_day)
         if pending and pending[0] == key and pending[1] <= lo <= pending[2] + dt.timedelta(days=1):
             pending[2] = max(pending[2], hi)
             continue
         if pending:
-            add(pending[0][0], pending[0][1], pending[0][2], pending[1], pending[2])
+            emit()
         pending = [key, lo, hi]
     if pending:
-        add(pending[0][0], pending[0][1], pending[0][2], pending[1], pending[2])
+        emit()
 
 
 def _count_handled(add: Add, runs: Sequence[_Run]) -> None:
@@ -240,43 +270,49 @@ def _count_handled(add: Add, runs: Sequence[_Run]) -> None:
             if previous == (day, dd):
                 continue
             if previous is None:
-                add("handled", day, _within(dd, day), NO_DAY, ALWAYS)
+                add("handled", day, _within(dd, day))
             else:
-                add("handled", day, _within(dd, day), previous[0], _within(previous[1], previous[0]))
+                add("handled", day, _within(dd, day), previous[0], _below(previous[1], previous[0]))
             previous = (day, dd)
         closed_at = run.tenure.closed_at
         if closed_at is None or not days:
             continue
         closed = local_day(closed_at)
-        before_day, before_dispatch = closed_before if closed_before is not None else (NO_DAY, ALWAYS)
+        before_day, before_dispatch = NO_DAY, NO_DAY
         if closed_before is not None:
-            before_dispatch = _within(before_dispatch, before_day)
+            before_day, before_dispatch = closed_before[0], _below(closed_before[1], closed_before[0])
         for k, day in enumerate(days):
-            add("resolved", day, _within(dd, day), days[k - 1] if k else NO_DAY, closed, before_day, before_dispatch)
+            add("resolved", day, _within(dd, day), days[k - 1] if k else NO_DAY, NO_DAY if closed <= day else closed,
+                before_day, before_dispatch)
         closed_before = (days[-1], dd)
 
 
 # --- the period's figures from the roll-up --------------------------------------------------------------
 
 
-def _conditions(period: Period) -> dict[str, tuple[str, Q, bool]]:
-    """Output name → (metric, condition, sum seconds instead of n)."""
+def _conditions(period: Period) -> dict[str, tuple[str, Q]]:
+    """Output name → (column, condition)."""
     s, e = period.start, period.end
     w, late = s - BACK, e + AHEAD
-    plain = {m: (m, Q(), False) for m in (
-        "dispatched", "signed_24h", "closed_7d", "handles", "returns", "overdue", "rated", "satisfied", "verify_fails"
+
+    def since(column: str) -> Q:  # ">= W", NO_DAY standing for "always"
+        return Q(**{f"{column}__gte": w}) | Q(**{column: NO_DAY})
+
+    plain = {m: (m, Q()) for m in (
+        "dispatched", "signed_24h", "closed_7d", "handles", "returns", "overdue", "rated", "satisfied",
+        "verify_early", "verify_fails",
     )}
-    deadline = Q(a__gte=w, b__lte=e, c__gte=e)
+    deadline = since("a") & Q(b__lte=e) & (Q(c__gte=e) | Q(c=NO_DAY))
     return {
         **plain,
-        "responded": ("responded", Q(a__lt=late), False),
-        "shirks": ("shirks", Q(a__gte=w), False),
-        "verify_late": ("verify_fails", Q(a__gte=w), False),
-        "handle_samples": ("handle", Q(a__gte=w), False),
-        "handle_seconds": ("handle", Q(a__gte=w), True),
-        "handled": ("handled", Q(a__gte=w) & (Q(b__lt=s) | Q(c__lt=w)), False),
-        "resolved": ("resolved", Q(a__gte=w, b__lt=s, c__lt=e) & (Q(d__lt=s) | Q(e__lt=w)), False),
-        **{m: (m, deadline, False) for m in DUE_METRICS},
+        "responded": ("responded", Q(a__lt=late)),
+        "shirks": ("shirks", since("a")),
+        "verify_late": ("verify_fails", since("a")),
+        "handle": ("handle", since("a")),
+        "handle_seconds": ("handle_seconds", since("a")),
+        "handled": ("handled", since("a") & (Q(b__lt=s) | Q(c__lt=w))),
+        "resolved": ("resolved", since("a") & Q(b__lt=s, c__lt=e) & (Q(d__lt=s) | Q(e__lt=w))),
+        **{m: (m, deadline) for m in DUE_METRICS},
     }
 
 
@@ -286,30 +322,35 @@ def rollup_figures(unit_ids: Sequence[int], period: Period) -> dict[int, Figures
     figures = {pk: Figures() for pk in unit_ids}
     if not figures:
         return figures
+    # A condition that always holds is left out: a plain SUM, no FILTER to evaluate per row.
+    # Named apart from the columns they sum (an annotation may not shadow a field).
     sums = {
-        name: Sum("seconds" if seconds else "n", filter=Q(metric=metric) & condition, default=0)
-        for name, (metric, condition, seconds) in _conditions(period).items()
+        f"sum_{name}": Sum(column, filter=condition, default=0) if condition else Sum(column, default=0)
+        for name, (column, condition) in _conditions(period).items()
     }
-    rows = (
+    read = (
         EvaluationRollup.objects.filter(unit_id__in=list(figures), day__gte=period.start, day__lt=period.end)
         .values("unit_id").annotate(**sums).order_by()
     )
-    for row in rows:
+    for summed in read:
+        row = {k.removeprefix("sum_"): v for k, v in summed.items()}
         f = figures[row["unit_id"]]
-        for name in ("dispatched", "responded", "signed_24h", "closed_7d", "handles", "returns", "overdue", "rated",
-                     "satisfied", "verify_fails", "shirks", "handled", "resolved"):
-            if row[name]:
-                f.counts[name] = int(row[name])
-        due = {m: int(row[m]) for m in DUE_METRICS}
+        verify = int(row["verify_early"]) + int(row["verify_fails"])
         for name, value in (
-            ("due", sum(due.values())), ("closed", due["due_on_time"] + due["due_late"]),
-            ("closed_on_time", due["due_on_time"]), ("suspended", due["due_suspended"]),
+            ("dispatched", row["dispatched"]), ("responded", row["responded"]), ("signed_24h", row["signed_24h"]),
+            ("closed_7d", row["closed_7d"]), ("handles", row["handles"]), ("returns", row["returns"]),
+            ("overdue", row["overdue"]), ("rated", row["rated"]), ("satisfied", row["satisfied"]),
+            ("verify_fails", verify), ("shirks", row["shirks"]), ("handled", row["handled"]),
+            ("resolved", row["resolved"]),
+            ("due", sum(int(row[m]) for m in DUE_METRICS)),
+            ("closed", int(row["due_on_time"]) + int(row["due_late"])), ("closed_on_time", row["due_on_time"]),
+            ("suspended", row["due_suspended"]),
         ):
             if value:
-                f.counts[name] = value
+                f.counts[name] = int(value)
         f.verify_fails_late = int(row["verify_late"])
-        f.verify_fails_early = int(row["verify_fails"]) - f.verify_fails_late
-        f.handle_samples = int(row["handle_samples"])
+        f.verify_fails_early = verify - f.verify_fails_late
+        f.handle_samples = int(row["handle"])
         f.handle_seconds = float(row["handle_seconds"]) if f.handle_samples else 0.0
     _supervision(figures, period)
     return figures
@@ -338,10 +379,13 @@ def _pair_events(case_id: int, unit_id: int) -> list[Event]:
 
 
 def _merge(total: Counts, part: Counts, sign: int = 1) -> None:
-    for key, (n, seconds) in part.items():
-        row = total.setdefault(key, [0, 0.0])
-        row[0] += sign * n
-        row[1] += sign * seconds
+    for key, values in part.items():
+        row = total.get(key)
+        if row is None:
+            total[key] = [sign * v for v in values]
+        else:
+            for i, v in enumerate(values):
+                row[i] += sign * v
 
 
 def record(events: Iterable[CaseEvent]) -> None:
@@ -364,31 +408,37 @@ def record(events: Iterable[CaseEvent]) -> None:
     add_counts(delta)
 
 
-COLUMNS = ("unit_id", "day", "metric", "a", "b", "c", "d", "e", "n", "seconds")
+KEY = ("unit_id", "day", "a", "b", "c", "d", "e")
+COLUMNS = (*KEY, *METRICS, "handle_seconds")
 
 
-def add_counts(delta: Counts, *, batch: int = 500) -> None:
+def _params(key: Key, values: list[float]) -> list[Any]:
+    adapt = connection.ops.adapt_datefield_value
+    unit, *days = key
+    return [unit, *(adapt(d) for d in days), *(int(v) for v in values[:SECONDS]), float(values[SECONDS])]
+
+
+def add_counts(delta: Counts, *, batch: int = 200) -> None:
     """Add the counts to the roll-up rows, creating missing ones: INSERT … ON CONFLICT in key
     order (two transactions touching the same rows take their locks in the same order)."""
-    rows = sorted((k, v) for k, v in delta.items() if v[0] or v[1])
+    rows = sorted((k, v) for k, v in delta.items() if any(v))
     if not rows:
         return
     quote = connection.ops.quote_name
     table = quote(EvaluationRollup._meta.db_table)
     columns = ", ".join(quote(c) for c in COLUMNS)
-    key = ", ".join(quote(c) for c in COLUMNS[:8])
-    update = ", ".join(f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}" for c in COLUMNS[8:])
-    adapt = connection.ops.adapt_datefield_value
+    key = ", ".join(quote(c) for c in KEY)
+    update = ", ".join(f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}" for c in COLUMNS[len(KEY):])
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
             chunk = rows[start:start + batch]
             params: list[Any] = []
-            for (unit, day, metric, a, b, c, d, e), (n, seconds) in chunk:
-                params += [unit, adapt(day), metric, adapt(a), adapt(b), adapt(c), adapt(d), adapt(e), int(n), seconds]
-            values = ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * len(chunk))
+            for k, values in chunk:
+                params += _params(k, values)
+            values_sql = ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * len(chunk))
             # Names come from the model's own metadata, values are parameters.
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608
+                f"INSERT INTO {table} ({columns}) VALUES {values_sql} "  # noqa: S608
                 f"ON CONFLICT ({key}) DO UPDATE SET {update}",
                 params,
             )
@@ -397,16 +447,26 @@ def add_counts(delta: Counts, *, batch: int = 500) -> None:
 # --- rebuilding from the events ---------------------------------------------------------------------------
 
 
+# Only these actions' data is read by the walk: the others' JSON is not fetched and parsed.
+DATA_READ = Case(
+    When(action__in=[A.DISPATCH, A.RESUME, A.EXTEND_APPROVE, A.RATE], then=F("data")),
+    default=Value(None), output_field=JSONField(),
+)
+
+
 def _unit_groups(size: int) -> list[list[int]]:
-    units = sorted(set(CaseEvent.objects.filter(unit_id__isnull=False).values_list("unit_id", flat=True)
-                       .order_by().distinct()))
+    # Every event's unit is a HandlingUnit (PROTECT): no scan of the events to find them.
+    units = list(HandlingUnit.objects.order_by("pk").values_list("pk", flat=True))
     return [units[i:i + size] for i in range(0, len(units), size)]
 
 
-def stream_counts(where: Q | None = None, *, group: int = 20, progress: bool = False) -> Iterator[Counts]:
+def stream_counts(
+    where: Q | None = None, *, group: int = 20, progress: bool = False, weight: Callable[[int], int] | None = None
+) -> Iterator[Counts]:
     """The roll-up of the events matching `where`, one group of units at a time (each group's
     counts are complete): the events of a group are read in (unit, case, time) order through a
-    server-side cursor and each (case, unit) history is walked once."""
+    server-side cursor and each (case, unit) history is walked once. `weight(case_id)` is how
+    many cases the history stands for (a benchmark's copies of cases without events); 1 if not given."""
     from tqdm import tqdm
 
     groups = _unit_groups(group)
@@ -415,8 +475,9 @@ def stream_counts(where: Q | None = None, *, group: int = 20, progress: bool = F
         for units in groups:
             rows = (
                 CaseEvent.objects.filter(where or Q(), unit_id__in=units, action__in=list(ACTION_SET))
+                .annotate(read=DATA_READ)
                 .order_by("unit_id", "case_id", "created_at", "id")
-                .values_list("unit_id", "case_id", "id", "action", "created_at", "data")
+                .values_list("unit_id", "case_id", "id", "action", "created_at", "read")
                 .iterator(chunk_size=20_000)
             )
             counts: Counts = {}
@@ -425,11 +486,11 @@ def stream_counts(where: Q | None = None, *, group: int = 20, progress: bool = F
             for unit_id, case_id, pk, action, at, data in rows:
                 if (unit_id, case_id) != pair:
                     if pair is not None:
-                        _merge(counts, contributions(pair[0], history))
+                        _merge(counts, contributions(pair[0], history), weight(pair[1]) if weight else 1)
                     pair, history = (unit_id, case_id), []
                 history.append((pk, action, at, data))
             if pair is not None:
-                _merge(counts, contributions(pair[0], history))
+                _merge(counts, contributions(pair[0], history), weight(pair[1]) if weight else 1)
             bar.update(1)
             yield counts
     finally:
@@ -438,7 +499,7 @@ def stream_counts(where: Q | None = None, *, group: int = 20, progress: bool = F
 
 def _write(counts: Counts) -> None:
     """New rows (the table holds none of these keys yet): COPY on PostgreSQL, bulk INSERT elsewhere."""
-    rows = [(*k, int(v[0]), v[1]) for k, v in counts.items() if v[0] or v[1]]
+    rows = [_params(k, v) for k, v in counts.items() if any(v)]
     if not rows:
         return
     if connection.vendor == "postgresql":
@@ -451,29 +512,25 @@ def _write(counts: Counts) -> None:
                     copy.write_row(row)
         return
     EvaluationRollup.objects.bulk_create(
-        [EvaluationRollup(**dict(zip(COLUMNS, row, strict=True))) for row in rows], batch_size=2000
+        [EvaluationRollup(**dict(zip(COLUMNS, row, strict=True))) for row in rows], batch_size=500
     )
 
 
-def rebuild(*, progress: bool = False) -> int:
-    """Throw the roll-up away and count it again from the events; the number of rows."""
+def rebuild(*, progress: bool = False, weight: Callable[[int], int] | None = None) -> int:
+    """Throw the roll-up away and count it again from the events; the number of rows. `weight`:
+    see stream_counts."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {connection.ops.quote_name(EvaluationRollup._meta.db_table)}")
         else:
             EvaluationRollup.objects.all().delete()
-        for counts in stream_counts(progress=progress):
+        for counts in stream_counts(progress=progress, weight=weight):
             _write(counts)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(EvaluationRollup._meta.db_table)}")
     return EvaluationRollup.objects.count()
-
-
-def scale(times: int) -> None:
-    """Multiply every count (a benchmark's copies of whole cases with all their history)."""
-    EvaluationRollup.objects.update(n=F("n") * times, seconds=F("seconds") * times)
 
 
 # --- checking against the walk ----------------------------------------------------------------------------

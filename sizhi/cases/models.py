@@ -570,34 +570,50 @@ class EvaluationRollup(models.Model):
     fall on one local `day`, kept exact in the same transaction as every CaseEvent write and
     summed, never read one by one (a row may sit at zero).
 
-    `metric` says what is counted; the dates `a` … `e` are the few facts the period-dependent
-    conditions of the event walk need (the tenure's dispatch day, the day a deadline state starts
-    to hold, …); the table in sizhi.cases.evaluation_rollup's docstring says which. Unused ones hold
-    0001-01-01."""
+    The dates `a` … `e` are the few facts the period-dependent conditions of the event walk need
+    (the tenure's dispatch day, the day a deadline state starts to hold, …); the table in
+    sizhi.cases.evaluation_rollup's docstring says which. 0001-01-01 in all five means "counts in
+    every period containing the day", which is where nearly everything lands: one row per unit
+    and day, with a few more for histories the window of the walk cuts."""
 
     unit_id = models.BigIntegerField()
     day = models.DateField()
-    metric = models.CharField(max_length=16)
     a = models.DateField()
     b = models.DateField()
     c = models.DateField()
     d = models.DateField()
     e = models.DateField()
-    n = models.BigIntegerField(default=0)
-    seconds = models.FloatField(default=0.0)
+    dispatched = models.IntegerField(default=0)
+    responded = models.IntegerField(default=0)
+    signed_24h = models.IntegerField(default=0)
+    closed_7d = models.IntegerField(default=0)
+    shirks = models.IntegerField(default=0)
+    handle = models.IntegerField(default=0)
+    handle_seconds = models.FloatField(default=0.0)
+    handles = models.IntegerField(default=0)
+    returns = models.IntegerField(default=0)
+    overdue = models.IntegerField(default=0)
+    rated = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    verify_early = models.IntegerField(default=0)
+    verify_fails = models.IntegerField(default=0)
+    handled = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    due_open = models.IntegerField(default=0)
+    due_suspended = models.IntegerField(default=0)
+    due_on_time = models.IntegerField(default=0)
+    due_late = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("考评汇总")
         verbose_name_plural = _("考评汇总")
         constraints = [
             # Unit and day first: a period's figures are one range scan of this index per unit.
-            models.UniqueConstraint(
-                fields=["unit_id", "day", "metric", "a", "b", "c", "d", "e"], name="evaluationrollup_key"
-            ),
+            models.UniqueConstraint(fields=["unit_id", "day", "a", "b", "c", "d", "e"], name="evaluationrollup_key"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.unit_id} {self.day} {self.metric} {self.n}"
+        return f"{self.unit_id} {self.day}"
 
 
 def _evaluation_rollup_after_event(sender: type[CaseEvent], instance: CaseEvent, created: bool, raw: bool = False,

@@ -44,14 +44,21 @@ def year_is_official(year: int) -> bool:
     return True
 
 
-def is_workday(day: dt.date) -> bool:
-    override = _overrides_for_year(day.year).get(day)
-    if override is not None:
-        return override
+@lru_cache(maxsize=16384)
+def _official(day: dt.date) -> bool:
+    # Cached: the package scans its whole holiday table on every call, and evaluation asks for the
+    # same few hundred days millions of times. A pure function of the date and the package.
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
         return day.weekday() < 5
+
+
+def is_workday(day: dt.date) -> bool:
+    override = _overrides_for_year(day.year).get(day)
+    if override is not None:
+        return override
+    return _official(day)
 
 
 def next_workday(day: dt.date) -> dt.date:
@@ -83,11 +90,17 @@ def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
 
 def office_hours() -> list[tuple[dt.time, dt.time]]:
     """Parsed SIZHI_OFFICE_HOURS, e.g. "08:30-12:00,14:30-18:00"."""
+    return list(_parse_hours(settings.SIZHI_OFFICE_HOURS))
+
+
+@lru_cache(maxsize=8)
+def _parse_hours(spec: str) -> tuple[tuple[dt.time, dt.time], ...]:
+    # By the setting's text, so a changed setting (tests override it) is parsed afresh.
     spans = []
-    for part in settings.SIZHI_OFFICE_HOURS.split(","):
+    for part in spec.split(","):
         begin, end = part.strip().split("-")
         spans.append((dt.time.fromisoformat(begin.strip()), dt.time.fromisoformat(end.strip())))
-    return sorted(spans)
+    return tuple(sorted(spans))
 
 
 def _day_spans(day: dt.date, tz: dt.tzinfo) -> list[tuple[dt.datetime, dt.datetime]]:
