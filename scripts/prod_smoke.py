@@ -143,7 +143,7 @@ def check_worker(seed: dict[str, Any]) -> None:
 
     from sizhi.notify.models import Notification, NotificationStatus
 
-    if settings.HUEY.get("huey_class") != "huey.RedisHuey" or settings.HUEY.get("immediate"):
+    if settings.HUEY.get("huey_class") != "sizhi.ops.queue.ResilientRedisHuey" or settings.HUEY.get("immediate"):
         raise SmokeError(f"the queue is not Redis-backed: {settings.HUEY}")
     rows = Notification.objects.filter(recipient_id__in=seed["unit_members"])
     deadline = time.monotonic() + WORKER_WAIT_SECONDS
