@@ -42,7 +42,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, QuerySet
 from django.urls import reverse
@@ -58,6 +57,7 @@ from sizhi.cases.workflow import CaseAction, Channel
 from sizhi.insight.lexicon import NEGATION_WINDOW, NEGATIONS
 from sizhi.insight.models import Alert, AlertCursor, AlertKind, AlertSeverity, RiskKind, RiskTerm
 from sizhi.notify.services import notify_users
+from sizhi.ops.nudge import nudge
 from sizhi.regions.models import Region, RegionLevel
 
 logger = logging.getLogger("sizhi.insight.alerts")
@@ -102,7 +102,6 @@ MAX_GAPS = 10_000
 SCAN_BATCH = 500
 # Seconds between a report's commit and the scan it queues; the reports of those seconds share it.
 SCAN_DELAY = 2
-SCAN_QUEUED_KEY = "insight:alerts:scan-queued"
 
 _WHITESPACE = re.compile(r"\s+")
 _CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;：:、\n（）()“”\"'…]")
@@ -520,21 +519,11 @@ def scan_after_commit() -> None:
 
 def _enqueue_scan() -> None:
     # Imported late: the task module needs the configured queue.
-    from huey.contrib.djhuey import HUEY
-
     from sizhi.insight.tasks_alerts import alerts_scan_now
 
-    try:
-        if HUEY.immediate:
-            alerts_scan_now()
-            return
-        # One scan per SCAN_DELAY however many reports arrive: the first report of the window
-        # queues a scan to run when the window closes, and the marker lives exactly that long,
-        # so a report that finds it committed before that scan starts and is read by it.
-        if cache.add(SCAN_QUEUED_KEY, 1, timeout=SCAN_DELAY):
-            alerts_scan_now.schedule(delay=SCAN_DELAY)
-    except Exception:  # the every-minute scan catches up; a report must never fail for this
-        logger.exception("could not queue the alert scan")
+    # One scan per SCAN_DELAY however many reports arrive (ops.nudge); each reads what was
+    # written since the last one.
+    nudge(alerts_scan_now, key="alerts-scan", delay=SCAN_DELAY)
 
 
 # --- spikes --------------------------------------------------------------------------------------

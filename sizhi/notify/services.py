@@ -8,7 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from sizhi.accounts.models import User
-from sizhi.notify.models import Notification, NotificationChannel, WebhookEndpoint
+from sizhi.notify.models import Notification, NotificationChannel, NotificationStatus, WebhookEndpoint
+from sizhi.ops.nudge import nudge
 
 
 def notify_users(
@@ -20,9 +21,13 @@ def notify_users(
     Delivery happens in the background worker after commit; see notify.tasks.
     """
     rows: list[Notification] = []
+    now = timezone.now()
     for user in {u.pk: u for u in users if u is not None}.values():
+        # An inbox message is delivered by being stored: it is written sent, and only the other
+        # channels need the worker.
         rows.append(
-            Notification(channel=NotificationChannel.INBOX, recipient=user, subject=subject, body=body, link=link)
+            Notification(channel=NotificationChannel.INBOX, recipient=user, subject=subject, body=body, link=link,
+                         status=NotificationStatus.SENT, sent_at=now)
         )
         if sms and user.phone:
             rows.append(
@@ -41,15 +46,20 @@ def notify_users(
             )
     if rows:
         Notification.objects.bulk_create(rows)
-        transaction.on_commit(_kick_delivery)
+        if any(row.channel != NotificationChannel.INBOX for row in rows):
+            transaction.on_commit(_kick_delivery)
     return len(rows)
+
+
+# Seconds a queued delivery waits for the messages of other requests to share it (ops.nudge).
+DELIVERY_DELAY = 1
 
 
 def _kick_delivery() -> None:
     # Imported late: the task module needs the configured queue, which tests run in immediate mode.
     from sizhi.notify.tasks import deliver_pending
 
-    deliver_pending()
+    nudge(deliver_pending, key="notify-deliver", delay=DELIVERY_DELAY)
 
 
 def notify_webhooks(*, event_payload: dict[str, object], action: str, region_code: str) -> int:

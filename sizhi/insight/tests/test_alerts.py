@@ -226,24 +226,6 @@ def test_a_gap_is_given_up_after_the_overlap(world: World) -> None:
     assert AlertCursor.objects.get().gaps == []
 
 
-def test_reports_in_one_window_share_one_queued_scan(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from django.core.cache import cache
-    from huey.contrib.djhuey import HUEY
-
-    from sizhi.insight import tasks_alerts
-
-    scheduled: list[int] = []
-    monkeypatch.setattr(HUEY, "immediate", False)
-    monkeypatch.setattr(tasks_alerts.alerts_scan_now, "schedule", lambda delay: scheduled.append(delay))
-    cache.delete(alerts.SCAN_QUEUED_KEY)
-    for _ in range(5):
-        alerts._enqueue_scan()
-    assert scheduled == [alerts.SCAN_DELAY]
-    cache.delete(alerts.SCAN_QUEUED_KEY)  # the window has closed: the next report queues again
-    alerts._enqueue_scan()
-    assert scheduled == [alerts.SCAN_DELAY, alerts.SCAN_DELAY]
-
-
 def test_a_scan_queued_after_commit_runs_in_the_worker(
     world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
