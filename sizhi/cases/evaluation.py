@@ -87,6 +87,7 @@ CASE_METRICS = (
 )
 ORDER_METRICS = ("supervision_received", "supervision_late", "supervision_open_overdue")
 METRICS = CASE_METRICS + ORDER_METRICS
+_KNOWN = frozenset(METRICS)
 
 
 def _label(metric: str) -> str:
@@ -213,7 +214,7 @@ class Figures:
     def __getitem__(self, metric: str) -> int:
         # Unknown names raise, so that a template's `figures.response_rate` reaches the property
         # instead of reading a count of 0.
-        if metric not in METRICS:
+        if metric not in _KNOWN:
             raise KeyError(metric)
         return self.counts[metric]
 
@@ -309,6 +310,25 @@ def active_scheme() -> EvaluationScheme:
     return scheme
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """A scheme's numbers, read once per evaluation rather than once per unit."""
+
+    weights: dict[str, float]
+    deductions: dict[str, float]
+    threshold: float
+    per_point: float
+
+    @classmethod
+    def of(cls, scheme: EvaluationScheme) -> _Rules:
+        return cls(
+            {k: scheme.weight(k) for k in ("response", "resolution", "satisfaction")},
+            {k: scheme.deduction(k) for k in ("verify_fail_each", "return_from_third_each", "falsify_each",
+                                              "shirk_each")},
+            float(scheme.full_marks_threshold), float(scheme.points_per_point_below),
+        )
+
+
 def score(figures: Figures, scheme: EvaluationScheme) -> Score:
     """Σ weight × rate over the three rates, the resolution part by the 按期结案率 rule (full
     marks at or above the threshold, minus points per percentage point below, not below 0),
@@ -318,30 +338,33 @@ def score(figures: Figures, scheme: EvaluationScheme) -> Score:
     the full weight, so a unit with no ratings is neither rewarded nor punished for it. With no
     rate at all there is no score.
     """
-    threshold = float(scheme.full_marks_threshold)
-    per_point = float(scheme.points_per_point_below)
+    return _score(figures, _Rules.of(scheme))
+
+
+def _score(figures: Figures, rules: _Rules) -> Score:
     parts: dict[str, float | None] = {}
     for key, rate in (
         ("response", figures.response_rate),
         ("resolution", figures.on_time_rate),
         ("satisfaction", figures.satisfaction_rate),
     ):
-        weight = scheme.weight(key)
+        weight = rules.weights[key]
         if rate is None:
             parts[key] = None
         elif key == "resolution":
-            below = max(0.0, threshold - rate * 100)
-            parts[key] = max(0.0, weight - below * per_point)
+            below = max(0.0, rules.threshold - rate * 100)
+            parts[key] = max(0.0, weight - below * rules.per_point)
         else:
             parts[key] = weight * rate
+    cut = rules.deductions
     deductions = (
-        figures.verify_fails_early * scheme.deduction("verify_fail_each")
-        + figures.verify_fails_late * scheme.deduction("return_from_third_each")
-        + figures.falsified * scheme.deduction("falsify_each")
-        + figures["shirks"] * scheme.deduction("shirk_each")
+        figures.verify_fails_early * cut["verify_fail_each"]
+        + figures.verify_fails_late * cut["return_from_third_each"]
+        + figures.falsified * cut["falsify_each"]
+        + figures["shirks"] * cut["shirk_each"]
     )
-    full = sum(scheme.weight(k) for k in parts)
-    counted = sum(scheme.weight(k) for k, v in parts.items() if v is not None)
+    full = sum(rules.weights[k] for k in parts)
+    counted = sum(rules.weights[k] for k, v in parts.items() if v is not None)
     total: float | None = None
     if counted > 0:
         base = sum(v for v in parts.values() if v is not None) * full / counted
@@ -530,13 +553,18 @@ def _supervision(figures_by_unit: dict[int, Figures], period: Period) -> None:
     cutoff = min(period.end_at, timezone.now())
     cutoff_day = timezone.localtime(cutoff).date()
     unanswered = Q(responded_at__isnull=True) | Q(responded_at__gte=cutoff)
-    rows = SupervisionOrder.objects.filter(unit_id__in=list(figures_by_unit)).filter(
+    orders = SupervisionOrder.objects.all()
+    if len(figures_by_unit) <= 1000:  # a city's thousands of ids cost more to send than its few orders
+        orders = orders.filter(unit_id__in=list(figures_by_unit))
+    rows = orders.filter(
         Q(created_at__gte=period.start_at, created_at__lt=period.end_at)
         | Q(responded_at__gte=period.start_at, responded_at__lt=period.end_at)
         | (Q(created_at__lt=cutoff, respond_by__lt=cutoff_day) & unanswered)
     ).values_list("id", "unit_id", "case_id", "created_at", "respond_by", "responded_at")
     for pk, unit_id, case_id, created_at, respond_by, responded_at in rows:
-        figures = figures_by_unit[unit_id]
+        figures = figures_by_unit.get(unit_id)
+        if figures is None:
+            continue
         if created_at in period:
             figures.order("supervision_received", pk, case_id)
         if responded_at in period and timezone.localtime(responded_at).date() > respond_by:
@@ -638,8 +666,9 @@ def evaluate(
     unit_list = list(units)
     read = unit_figures if walk else evaluation_rollup.rollup_figures
     figures = read([u.pk for u in unit_list], period)
+    rules = _Rules.of(scheme)
     unit_rows = [
-        Ranked("unit", u.pk, u.name, u.region.name, figures[u.pk], score(figures[u.pk], scheme)) for u in unit_list
+        Ranked("unit", u.pk, u.name, u.region.name, figures[u.pk], _score(figures[u.pk], rules)) for u in unit_list
     ]
     region_rows = []
     for region in regions:
@@ -648,7 +677,7 @@ def evaluate(
             if u.region_code.startswith(region.prefix):
                 summed.add(figures[u.pk])
         region_rows.append(Ranked("region", region.pk, region.name, region.get_level_display(), summed,
-                                  score(summed, scheme)))
+                                  _score(summed, rules)))
     return Evaluation(period, scheme, rank(unit_rows), rank(region_rows))
 
 

@@ -611,6 +611,8 @@ class EvaluationRollup(models.Model):
             # Unit and day first: a period's figures are one range scan of this index per unit.
             models.UniqueConstraint(fields=["unit_id", "day", "a", "b", "c", "d", "e"], name="evaluationrollup_key"),
         ]
+        # A city's ranking reads every unit's rows of the period.
+        indexes = [models.Index(fields=["day"], name="evaluationrollup_day")]
 
     def __str__(self) -> str:
         return f"{self.unit_id} {self.day}"
