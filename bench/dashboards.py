@@ -18,8 +18,13 @@ Then, in the same run:
      and the dashboard page (which adds the 联动考评 ranking from cases.evaluation);
   3. the floor: the plain GROUP BY over the raw cases table for the same figures (window counts
      by bucket × category × channel × area, key figures, closed per bucket, open by status);
-  4. the dashboards' own direct-query path (roll-ups switched off), the "before".
-The last line has the figures and the ratios (dashboard / floor).
+  4. the dashboards' own direct-query path (roll-ups switched off), the "before";
+  5. the 联动考评 ranking (cases.evaluation over its roll-up, cases.evaluation_rollup), rebuilt with
+     the dashboards' roll-ups (each generated case's history counted once for itself and once per
+     copy of it), against its floor (a plain GROUP BY summing the same roll-up rows without the
+     window conditions) and against the event walk on a sample of units (the copies have no
+     events, so the walk sees only the generated cases: its time, not its figures, is compared).
+The last line has the figures and the ratios (dashboard / floor, ranking / floor).
 """
 
 from __future__ import annotations
@@ -254,12 +259,10 @@ def measure(key: str, user: Any, scope: Any, args: argparse.Namespace) -> dict[s
     print(f"{key:5} latest cases median {results[f'{key}_latest'][0]:.1f} ms", file=sys.stderr, flush=True)
     if args.ranking_requests < 1:
         return results
-    results[f"{key}_ranking"] = timed(lambda: dashboards.ranking(user, dashboards.window("day")),
-                                      args.ranking_requests, warm=1)
-    results[f"{key}_page"] = timed(get(reverse("insight:dashboard")), args.ranking_requests, warm=0)
-    print(f"{key:5} latest cases median {results[f'{key}_latest'][0]:.1f} ms; ranking (cases.evaluation) median "
-          f"{results[f'{key}_ranking'][0]:.1f} ms; dashboard page with it median {results[f'{key}_page'][0]:.1f} ms",
-          file=sys.stderr, flush=True)
+    results.update(measure_ranking(key, user, args))
+    results[f"{key}_page"] = timed(get(reverse("insight:dashboard")), args.ranking_requests, warm=1)
+    print(f"{key:5} dashboard page with the ranking median {results[f'{key}_page'][0]:.1f} ms "
+          f"p95 {results[f'{key}_page'][1]:.1f} ms", file=sys.stderr, flush=True)
     if not args.skip_floor_path:
         dashboards.USE_ROLLUPS = False
         try:
@@ -271,6 +274,89 @@ def measure(key: str, user: Any, scope: Any, args: argparse.Namespace) -> dict[s
     return results
 
 
+RANKING_FLOOR = """
+SELECT unit_id, sum(dispatched), sum(responded), sum(signed_24h), sum(closed_7d), sum(shirks), sum(handle),
+       sum(handle_seconds), sum(handles), sum(returns), sum(overdue), sum(rated), sum(satisfied),
+       sum(verify_early), sum(verify_fails), sum(handled), sum(resolved), sum(due_open), sum(due_suspended),
+       sum(due_on_time), sum(due_late)
+FROM cases_evaluationrollup WHERE unit_id = ANY(%(units)s) AND day >= %(start)s AND day < %(end)s GROUP BY unit_id
+"""
+
+
+def copy_weights() -> Callable[[int], int]:
+    """How many cases each generated case stands for: itself and each copy fill_by_copying made
+    of it (copy k holds ids 1 … hi_k shifted by k × the generated block)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(case_id) FROM cases_caseevent")
+        block = cursor.fetchone()[0] or 0
+        cursor.execute("SELECT max(id) FROM cases_case")
+        top = cursor.fetchone()[0] or 0
+        highs = []
+        k = 1
+        while block and k * block < top:
+            cursor.execute("SELECT max(id) FROM cases_case WHERE id > %s AND id <= %s", [k * block, (k + 1) * block])
+            hi = cursor.fetchone()[0]
+            if hi is not None:
+                highs.append(hi - k * block)
+            k += 1
+    full = sum(1 for h in highs if h >= block)
+    partial = sorted(h for h in highs if h < block)
+    print(f"evaluation roll-up: generated cases up to id {block:,}, {full} whole copies, partial copies up to "
+          f"{partial}", file=sys.stderr, flush=True)
+
+    def weight(case_id: int) -> int:
+        return 1 + full + sum(1 for h in partial if case_id <= h)
+
+    return weight
+
+
+def measure_ranking(key: str, user: Any, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """The dashboard's ranking over its roll-up, its floor, and the event walk on a sample."""
+    import random
+
+    from django.db import connection
+
+    from sizhi.cases import evaluation
+    from sizhi.insight import dashboards
+
+    results: dict[str, tuple[float, float]] = {}
+    win = dashboards.window("day")
+    region = dashboards.scope_region(user)
+    units = list(evaluation.units_for_user(user, region))
+    unit_ids = [u.pk for u in units]
+    results[f"{key}_ranking"] = timed(lambda: dashboards.ranking(user, win), args.ranking_requests, warm=1)
+
+    def floor_query() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(RANKING_FLOOR, {"units": unit_ids, "start": win.period.start, "end": win.period.end})
+            cursor.fetchall()
+
+    results[f"{key}_ranking_floor"] = timed(floor_query, args.ranking_requests, warm=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM cases_evaluationrollup WHERE unit_id = ANY(%(units)s) AND day >= "
+                       "%(start)s AND day < %(end)s", {"units": unit_ids, "start": win.period.start,
+                                                       "end": win.period.end})
+        rows = cursor.fetchone()[0]
+    print(f"{key:5} ranking over the roll-up ({len(units)} units, {rows:,} roll-up rows in {win.period}) median "
+          f"{results[f'{key}_ranking'][0]:.1f} ms p95 {results[f'{key}_ranking'][1]:.1f} ms | floor median "
+          f"{results[f'{key}_ranking_floor'][0]:.1f} ms | ratio "
+          f"{results[f'{key}_ranking'][0] / results[f'{key}_ranking_floor'][0]:.2f}", file=sys.stderr, flush=True)
+    if args.walk_units > 0:
+        sample = sorted(random.Random(7).sample(units, min(args.walk_units, len(units))), key=lambda u: u.pk)
+        scheme = evaluation.active_scheme()
+        rolled = timed(lambda: evaluation.evaluate(sample, win.period, scheme=scheme), 3, warm=1)
+        walked = timed(lambda: evaluation.evaluate(sample, win.period, scheme=scheme, walk=True), 1, warm=0)
+        results[f"{key}_sample_rollup"] = rolled
+        results[f"{key}_sample_walk"] = walked
+        print(f"{key:5} {len(sample)} sampled units: evaluate over the roll-up median {rolled[0]:.1f} ms, the event "
+              f"walk {walked[0]:.1f} ms (×{walked[0] / rolled[0]:.0f}; the walk reads the generated cases' events "
+              f"only, about {walked[0] / len(sample) * len(units) / 1000:.0f} s for all {len(units)} units)",
+              file=sys.stderr, flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=20_000_000)
@@ -278,7 +364,9 @@ def main() -> None:
                         help="cases made by the generator; the rest are copies of them")
     parser.add_argument("--db", default="sizhi_bench20m")
     parser.add_argument("--requests", type=int, default=20)
-    parser.add_argument("--ranking-requests", type=int, default=2, help="0: do not time the ranking")
+    parser.add_argument("--ranking-requests", type=int, default=10, help="0: do not time the ranking")
+    parser.add_argument("--walk-units", type=int, default=50,
+                        help="units sampled to time the event walk against the roll-up (0: none)")
     parser.add_argument("--viewers", default="city,town", help="which of city,town to measure")
     parser.add_argument("--skip-rebuild", action="store_true")
     parser.add_argument("--no-floor", action="store_true", help="do not time the GROUP BY floor (ratios become 1 ms)")
@@ -289,7 +377,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from sizhi.cases.models import Case
+    from sizhi.cases import evaluation_rollup
+    from sizhi.cases.models import Case, EvaluationRollup
     from sizhi.insight.rollups import rebuild_rollups
 
     print(f"migrating {args.db} …", file=sys.stderr, flush=True)
@@ -307,6 +396,13 @@ def main() -> None:
         rows = rebuild_rollups()
         times["rebuild_s"] = time.perf_counter() - t0
         print(f"rebuild_rollups: {times['rebuild_s']:.1f} s, rows {rows}", file=sys.stderr, flush=True)
+    if not args.skip_rebuild or not EvaluationRollup.objects.exists():
+        t0 = time.perf_counter()
+        written = evaluation_rollup.rebuild(progress=True, weight=copy_weights())
+        times["rebuild_evaluation_s"] = time.perf_counter() - t0
+        print(f"evaluation_rollup.rebuild: {times['rebuild_evaluation_s']:.1f} s over {events:,} events, "
+              f"{written:,} rows",
+              file=sys.stderr, flush=True)
 
     people = viewers()
     results: dict[str, Any] = {}
@@ -318,10 +414,13 @@ def main() -> None:
     ratios = [
         results[f"{k}_data_{g}"][0] / results[f"{k}_floor_{g}"][0] for k in people for g in ("day", "week", "month")
     ]
+    ranking_ratios = [results[f"{k}_ranking"][0] / results[f"{k}_ranking_floor"][0]
+                      for k in people if f"{k}_ranking_floor" in results]
     print(
         f"cases={cases} events={events} rebuild_s={times.get('rebuild_s', 0):.1f} "
         + " ".join(f"{k}={v[0]:.1f}/{v[1]:.1f}ms" for k, v in results.items())
         + f" worst_p95_data_or_screen={worst:.1f}ms max_ratio_dashboard_to_floor={max(ratios):.4f}"
+        + (f" max_ratio_ranking_to_floor={max(ranking_ratios):.2f}" if ranking_ratios else "")
         + "".join(f" {k}={v:.1f}" for k, v in times.items() if k != "rebuild_s")
     )
 
