@@ -646,8 +646,22 @@ def summons_list(rows: Iterable[Ranked], *, overdue: int | None = None, returns:
     return sorted(chosen, key=lambda r: (-r.figures["overdue"], -r.figures["returns"], r.name))
 
 
+@dataclass(frozen=True)
+class UnitRef:
+    """What a ranking needs of a unit, read without building model instances (a city has thousands)."""
+
+    pk: int
+    name: str
+    region_code: str
+    place: str
+
+
+def unit_refs(units: QuerySet[HandlingUnit]) -> list[UnitRef]:
+    return [UnitRef(*row) for row in units.values_list("pk", "name", "region_code", "region__name")]
+
+
 def evaluate(
-    units: Iterable[HandlingUnit],
+    units: Iterable[HandlingUnit | UnitRef],
     period: Period,
     *,
     regions: Iterable[Region] = (),
@@ -668,7 +682,9 @@ def evaluate(
     figures = read([u.pk for u in unit_list], period)
     rules = _Rules.of(scheme)
     unit_rows = [
-        Ranked("unit", u.pk, u.name, u.region.name, figures[u.pk], _score(figures[u.pk], rules)) for u in unit_list
+        Ranked("unit", u.pk, u.name, u.place if isinstance(u, UnitRef) else u.region.name, figures[u.pk],
+               _score(figures[u.pk], rules))
+        for u in unit_list
     ]
     region_rows = []
     for region in regions:

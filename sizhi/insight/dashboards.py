@@ -968,8 +968,8 @@ def ranking(user: AnyUser, win: Window, *, size: int = RANKING_SIZE) -> Ranking:
     """The best and the worst `size` units of the viewer's scope by 联动考评 score over the
     window, straight from cases.evaluation (its figures and its scheme), split like its circular."""
     region = scope_region(user)
-    # Only what the ranking shows: a city has thousands of units.
-    units = list(evaluation.units_for_user(user, region).only("pk", "name", "region_code", "region__name"))
+    # Only what the ranking shows, as plain rows: a city has thousands of units.
+    units = evaluation.unit_refs(evaluation.units_for_user(user, region))
     result = evaluation.evaluate(units, win.period)
     ranked = [r for r in result.units if r.rank is not None]
     best = ranked[:size]
