@@ -42,7 +42,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -285,18 +285,34 @@ def repeat_reporter_draft(case: Case) -> AlertDraft | None:
 
 
 def repeat_chain(case: Case, limit: int = 50) -> list[Case]:
-    """The earlier cases this one repeats, nearest first (repeat_of, its repeat_of, …)."""
-    chain: list[Case] = []
+    """The earlier cases this one repeats, nearest first (repeat_of, its repeat_of, …), up to
+    the first secretary-mailbox letter or a link seen before. Two queries however long the chain:
+    the links are followed in the database (WITH RECURSIVE, on PostgreSQL and SQLite alike)."""
+    if case.repeat_of_id is None:
+        return []
+    table = connection.ops.quote_name(Case._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH RECURSIVE link(id, repeat_of_id, channel, depth) AS (
+                    SELECT id, repeat_of_id, channel, 1 FROM {table} WHERE id = %s
+                    UNION ALL
+                    SELECT c.id, c.repeat_of_id, c.channel, link.depth + 1
+                    FROM {table} c JOIN link ON c.id = link.repeat_of_id
+                    WHERE link.depth < %s AND link.channel <> %s
+                )
+                SELECT id, channel FROM link ORDER BY depth""",  # noqa: S608 - the table name is the model's own
+            [case.repeat_of_id, limit, Channel.MAILBOX],
+        )
+        links = cursor.fetchall()
+    ids: list[int] = []
     seen = {case.pk}
-    current = case.repeat_of_id
-    while current is not None and current not in seen and len(chain) < limit:
-        earlier = Case.objects.filter(pk=current).exclude(channel=Channel.MAILBOX).first()
-        if earlier is None:
+    for pk, channel in links:
+        if channel == Channel.MAILBOX or pk in seen:
             break
-        chain.append(earlier)
-        seen.add(earlier.pk)
-        current = earlier.repeat_of_id
-    return chain
+        ids.append(pk)
+        seen.add(pk)
+    found = Case.objects.in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
 
 
 def repeat_chain_draft(case: Case) -> AlertDraft | None:

@@ -337,6 +337,21 @@ def test_a_repeat_chain_of_two_raises_an_alert(world: World) -> None:
     assert later is not None and "第 4 次" in later.reason
 
 
+def test_a_repeat_chain_stops_at_a_letter_at_a_loop_and_at_its_limit(world: World) -> None:
+    letter = make_case(world, title="书记信箱来信", channel=Channel.MAILBOX)
+    a = make_case(world, title="排水沟堵塞", repeat_of=letter)
+    b = make_case(world, title="排水沟又堵了", repeat_of=a)
+    c = make_case(world, title="排水沟第三次堵塞", repeat_of=b)
+    assert [x.pk for x in alerts.repeat_chain(c)] == [b.pk, a.pk]  # never the letter
+    Case.objects.filter(pk=a.pk).update(repeat_of=c)  # a loop nobody should make
+    assert [x.pk for x in alerts.repeat_chain(c)] == [b.pk, a.pk]
+    links = [a]
+    for n in range(6):
+        links.append(make_case(world, title=f"排水沟第{n}次", repeat_of=links[-1]))
+    assert len(alerts.repeat_chain(links[-1], limit=4)) == 4
+    assert alerts.repeat_chain(letter) == []
+
+
 # --- the pages -----------------------------------------------------------------------------------
 
 
