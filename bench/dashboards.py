@@ -347,7 +347,7 @@ def measure_ranking(key: str, user: Any, args: argparse.Namespace) -> dict[str, 
         sample = sorted(random.Random(7).sample(units, min(args.walk_units, len(units))), key=lambda u: u.pk)
         scheme = evaluation.active_scheme()
         rolled = timed(lambda: evaluation.evaluate(sample, win.period, scheme=scheme), 3, warm=1)
-        walked = timed(lambda: evaluation.evaluate(sample, win.period, scheme=scheme, walk=True), 1, warm=0)
+        walked = timed(lambda: evaluation.evaluate(sample, win.period, scheme=scheme, walk=True), 1, warm=1)
         results[f"{key}_sample_rollup"] = rolled
         results[f"{key}_sample_walk"] = walked
         print(f"{key:5} {len(sample)} sampled units: evaluate over the roll-up median {rolled[0]:.1f} ms, the event "
