@@ -86,11 +86,9 @@ def report_submit(
     """
     if channel not in Channel.values:
         raise ReportInvalid(_("来源渠道无效。"), code="channel_invalid", field="channel")
+    # A repeated key is found by the case's unique index when the INSERT below fails, not by a
+    # read on every report: retries are rare, first sends are not.
     key = clean_text(idempotency_key)[:64] or None
-    if key:
-        existing = _case_for_idempotency_key(key, reporter, is_anonymous)
-        if existing is not None:
-            return existing
 
     description = clean_text(description)
     if len(description) < DESCRIPTION_MIN:
@@ -184,7 +182,7 @@ def report_submit(
             notify_dispatchers(case, users=dispatchers)
             _scan_for_alerts_after_commit()
     except IntegrityError:
-        # Two submissions with the same key raced; the other one won, return its case.
+        # A retry, or two submissions with the same key that raced: return the case made first.
         if key:
             existing = _case_for_idempotency_key(key, reporter, is_anonymous)
             if existing is not None:

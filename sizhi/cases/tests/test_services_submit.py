@@ -92,10 +92,16 @@ def test_submit_in_another_town_notifies_that_towns_dispatcher(world: World) -> 
     assert recipients() == {"town_dispatcher_b"}
 
 
-def test_submit_leaves_notifications_pending_until_commit(world: World) -> None:
+def test_submit_puts_the_notice_in_the_dispatchers_inbox_and_leaves_other_channels_to_the_worker(
+    world: World,
+) -> None:
+    dispatcher = world.user("town_dispatcher")
+    dispatcher.email = "dispatch@example.org"
+    dispatcher.save(update_fields=["email"])
     submit(world)
 
-    assert set(Notification.objects.values_list("status", flat=True)) == {"pending"}
+    rows = set(Notification.objects.filter(recipient=dispatcher).values_list("channel", "status"))
+    assert rows == {("inbox", "sent"), ("email", "pending")}
 
 
 def test_submit_stores_photos_on_the_submit_event(world: World) -> None:
