@@ -63,6 +63,7 @@ def main() -> None:
         f"{r.outage_refused} refused, {r.outage_unanswered} unanswered"
     )
     print(
+        f"median latency before {r.p50_before * 1000:.0f} ms, during the outage {r.p50_outage * 1000:.0f} ms; "
         f"p99 latency before {r.p99_before * 1000:.0f} ms, during the outage {r.p99_outage * 1000:.0f} ms, "
         f"after {r.p99_after * 1000:.0f} ms; notifications {r.notifications}, unsent {r.notifications_unsent}, "
         f"sent after more than one claim {r.notifications_retried}; log lines 'Redis unreachable' "

@@ -782,6 +782,8 @@ class RedisKillResult:
     p99_before: float
     p99_outage: float
     p99_after: float
+    p50_before: float
+    p50_outage: float
     cache_recovery: float | None  # restart → the web workers count in Redis again
     queue_recovery: float | None  # restart → every SMS queued during the outage sent
     sms: int
@@ -870,6 +872,9 @@ def redis_kill_drill(
 
         answers = [a for answers in load.answers.values() for a in answers]
         in_outage = [a for a in answers if down <= a.started < up]
+        # The second half of the time before the kill: the first requests of each worker load
+        # the classifier and would stand for warm-up, not for Redis.
+        before_times = [a.seconds for a in answers if down - before / 2 <= a.started < down]
         delivered: dict[str, int] = {}
         for line in _read_lines(box.root / "sms.log"):
             text = json.loads(line)["text"].split(" ")[0]
@@ -893,11 +898,11 @@ def redis_kill_drill(
             outage_acked=sum(1 for a in in_outage if a.case_id is not None),
             outage_refused=sum(1 for a in in_outage if a.status not in (0, 201)),
             outage_unanswered=sum(1 for a in in_outage if a.status == 0),
-            # The second half of the time before the kill: the first requests of each worker load
-            # the classifier and would stand for warm-up, not for Redis.
-            p99_before=p99([a.seconds for a in answers if down - before / 2 <= a.started < down]),
+            p99_before=p99(before_times),
             p99_outage=p99([a.seconds for a in in_outage]),
             p99_after=p99([a.seconds for a in answers if a.started >= up]),
+            p50_before=statistics.median(before_times) if before_times else 0.0,
+            p50_outage=statistics.median([a.seconds for a in in_outage]) if in_outage else 0.0,
             cache_recovery=cache_back, queue_recovery=queue_back, sms=sms,
             delivered_once=sum(1 for s in expected if delivered.get(s) == 1), sms_missing=len(missing),
             sms_duplicates=sum(n - 1 for n in doubled.values()), notifications=total,
