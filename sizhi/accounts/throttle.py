@@ -124,13 +124,18 @@ def hit(limit: Limit, subject: str) -> bool:
 def _count(limit: Limit, subject: str) -> int:
     """Count one event for `subject`; the number of events in its window, this one included."""
     key = _key(limit, subject)
+    # Most events fall in an open window: count first, and open one only when there is none.
+    try:
+        return int(cache.incr(key))
+    except ValueError:
+        pass
     if cache.add(key, 1, limit.window):
         _open_window(limit, subject)
         return 1
     try:
-        return int(cache.incr(key))
+        return int(cache.incr(key))  # another process opened the window meanwhile
     except ValueError:
-        # The window expired between add() and incr(): this event opens a new one.
+        # ...and it expired again before our increment: this event opens a new one.
         cache.add(key, 1, limit.window)
         _open_window(limit, subject)
         return 1

@@ -121,6 +121,10 @@ def guarded(use: str, call: Callable[[], Any], fallback: Callable[[], Any], outa
             result = call()
         except UNAVAILABLE as exc:
             outage.failed(exc, use)
+        except Exception:
+            # Redis answered, with a refusal of its own (incr of a missing key): it is up.
+            outage.succeeded()
+            raise
         else:
             outage.succeeded()
             return result
