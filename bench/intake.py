@@ -307,7 +307,8 @@ def production_profile(env: dict[str, str], work: Path, base: str) -> Iterator[s
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 240
+        # migrate and collectstatic run first; on a machine whose disk is busy they take minutes.
+        deadline = time.monotonic() + 900
         while True:
             try:
                 with urllib.request.urlopen(base + "/api/v1/openapi.json", timeout=2):  # noqa: S310
