@@ -666,13 +666,8 @@ def worker_kill_drill(
         mid_send = _lines(sending) - _lines(delivered_log)
 
         problems: list[str] = []
-        delivered: dict[str, int] = {}
-        for line in _read_lines(delivered_log):
-            text = json.loads(line)["text"].split(" ")[0]
-            delivered[text] = delivered.get(text, 0) + 1
         expected = [f"drill-{i:05d}" for i in range(sms)]
-        missing = [s for s in expected if s not in delivered]
-        doubled = {s: n for s, n in delivered.items() if n > 1}
+        delivered, missing, doubled = _sms_tally(delivered_log, expected)
         if missing:
             problems.append(f"never delivered: {missing[:5]} (status {state['sms_status']})")
         if doubled:
@@ -705,6 +700,18 @@ def _read_lines(path: Path) -> list[str]:
 
 def _lines(path: Path) -> int:
     return len(_read_lines(path))
+
+
+def _sms_tally(log: Path, expected: list[str]) -> tuple[dict[str, int], list[str], dict[str, int]]:
+    """How often the gateway's log shows each drill message (by its first word), which expected
+    ones it never shows, and which it shows more than once."""
+    delivered: dict[str, int] = {}
+    for line in _read_lines(log):
+        text = json.loads(line)["text"].split(" ")[0]
+        delivered[text] = delivered.get(text, 0) + 1
+    missing = [s for s in expected if s not in delivered]
+    doubled = {s: n for s, n in delivered.items() if n > 1}
+    return delivered, missing, doubled
 
 
 # --- drill 4: Redis unreachable (kill -9 of Redis under load) --------------------------------------
@@ -875,13 +882,8 @@ def redis_kill_drill(
         # The second half of the time before the kill: the first requests of each worker load
         # the classifier and would stand for warm-up, not for Redis.
         before_times = [a.seconds for a in answers if down - before / 2 <= a.started < down]
-        delivered: dict[str, int] = {}
-        for line in _read_lines(box.root / "sms.log"):
-            text = json.loads(line)["text"].split(" ")[0]
-            delivered[text] = delivered.get(text, 0) + 1
         expected = [f"{prefix}-{i:05d}" for i in range(sms)]
-        missing = [s for s in expected if s not in delivered]
-        doubled = {s: n for s, n in delivered.items() if n > 1}
+        delivered, missing, doubled = _sms_tally(box.root / "sms.log", expected)
         if missing:
             problems.append(f"SMS never sent: {missing[:5]}")
         if doubled:
