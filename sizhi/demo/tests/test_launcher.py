@@ -46,6 +46,9 @@ def test_ctrl_c_stops_every_child_and_exits_cleanly() -> None:
         [("web", SLEEPER), ("worker", SLEEPER)], out=io.StringIO(), poll_seconds=0.05, grace_seconds=5,
         ready=lambda: True, on_ready=announced.set,
     )
+    # Whatever the handler was before (a run started in the background by a shell without job
+    # control inherits SIGINT ignored, not Python's default), the launcher must give it back.
+    before = signal.getsignal(signal.SIGINT)
     timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -57,4 +60,4 @@ def test_ctrl_c_stops_every_child_and_exits_cleanly() -> None:
         assert child.process is not None and child.process.returncode is not None
         assert _gone(child.process.pid)
     # The launcher gave the signal handlers back.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
