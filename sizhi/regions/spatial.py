@@ -146,20 +146,23 @@ def reset_grid_index() -> None:
         _built, _checked_at, _dirty = None, -math.inf, False
 
 
-def grid_index() -> GridIndex:
+def grid_index(*, fresh: bool = False) -> GridIndex:
     """The process-wide index, rebuilt when the grids changed.
 
     While one thread rebuilds, others keep answering from the previous index rather than wait.
+    With fresh=True the caller waits for a rebuild under way and the version is checked now:
+    for a lookup that the previous index answered with no grid (locate_grid), since the grid may
+    be one the rebuild is adding.
     """
     global _built, _checked_at, _dirty
     built = _built
-    if built is not None and not _dirty and _clock() - _checked_at < CHECK_INTERVAL:
+    if not fresh and built is not None and not _dirty and _clock() - _checked_at < CHECK_INTERVAL:
         return built.index
-    if not _lock.acquire(blocking=built is None):
+    if not _lock.acquire(blocking=fresh or built is None):
         return built.index  # type: ignore[union-attr]  # non-blocking only when built exists
     try:
         built = _built
-        if built is not None and not _dirty and _clock() - _checked_at < CHECK_INTERVAL:
+        if not fresh and built is not None and not _dirty and _clock() - _checked_at < CHECK_INTERVAL:
             return built.index
         # Cleared before reading, so an invalidation arriving during the rebuild is not lost.
         _dirty = False
@@ -176,7 +179,9 @@ def grid_index() -> GridIndex:
 
 
 def locate_grid_id(lat: float, lng: float) -> int | None:
-    return grid_index().locate(lng, lat)
+    found = grid_index().locate(lng, lat)
+    # A miss may be the previous index answering while another thread rebuilds it.
+    return found if found is not None else grid_index(fresh=True).locate(lng, lat)
 
 
 def locate_grid(lat: float, lng: float, *, boundary: bool = True) -> Grid | None:
@@ -186,8 +191,15 @@ def locate_grid(lat: float, lng: float, *, boundary: bool = True) -> Grid | None
     x, y = _coordinate(lng, 180.0), _coordinate(lat, 90.0)
     if x is None or y is None:
         return None
-    grid_id = grid_index().locate(x, y)
-    if grid_id is None:
-        return None
     grids = Grid.objects.select_related("village")
-    return (grids if boundary else grids.defer("boundary")).filter(pk=grid_id).first()
+    if not boundary:
+        grids = grids.defer("boundary")
+    grid_id = grid_index().locate(x, y)
+    grid = grids.filter(pk=grid_id).first() if grid_id is not None else None
+    if grid is None:
+        # No grid there, or a grid id the database no longer has: either may be the previous
+        # index answering while another thread rebuilds it after a change of the grids. Ask
+        # again once the index is known to match the database.
+        grid_id = grid_index(fresh=True).locate(x, y)
+        grid = grids.filter(pk=grid_id).first() if grid_id is not None else None
+    return grid

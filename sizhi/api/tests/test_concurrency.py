@@ -59,7 +59,7 @@ def test_five_parallel_copies_of_one_report_make_one_case(world: World) -> None:
         )
 
     answers = race(*[send] * 5)
-    assert [getattr(a, "status_code", a) for a in answers] == [201] * 5
+    assert [getattr(a, "status_code", a) for a in answers] == [201] * 5, [getattr(a, "content", a) for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1
     assert Case.objects.count() == 1
     assert IdempotencyRecord.objects.count() == 1

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 
 import pytest
@@ -148,3 +149,21 @@ def test_a_reused_counter_with_a_new_token_still_rebuilds(grids: Tree) -> None:
     GridSetVersion.objects.filter(pk=row.pk).update(token=uuid.uuid4())
     spatial.invalidate_grid_index()
     assert grid_index() is not first
+
+
+@pytest.mark.django_db
+def test_a_miss_while_another_thread_rebuilds_waits_for_the_new_index(grids: Tree) -> None:
+    """gunicorn's threads share the index: while one rebuilds it after a change of the grids, the
+    others answer from the previous one, but a report in a grid the rebuild is adding must not be
+    refused as outside the platform's area."""
+    grid_index()
+    added = grid_create(village=grids.village, code="410302001201002", name="第2网格", boundary=square(112.44, 34.6))
+    spatial.invalidate_grid_index()
+    spatial._lock.acquire()  # another thread is rebuilding
+    release = threading.Timer(0.3, spatial._lock.release)
+    release.start()
+    try:
+        found = locate_grid(34.605, 112.445)
+    finally:
+        release.join()
+    assert found is not None and found.pk == added.pk
