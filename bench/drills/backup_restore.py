@@ -57,8 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=2000)
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    url = url if url.startswith("postgres") else None
+    given = os.environ.get("DATABASE_URL", "")
+    url = given if given.startswith("postgres") else None
     source, target = Sandbox(url), Sandbox(url)
     try:
         source.manage("migrate", "--noinput")

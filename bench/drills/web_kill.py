@@ -28,8 +28,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    url = url if url.startswith("postgres") else None
+    given = os.environ.get("DATABASE_URL", "")
+    url = given if given.startswith("postgres") else None
     totals: dict[str, int] = {}
     kills = 0
     problems: list[str] = []

@@ -32,8 +32,8 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.3, help="seconds the test gateway takes per SMS")
     parser.add_argument("--periodic", action="store_true", help="rely on the minute tick, queue nothing by hand")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    url = url if url.startswith("postgres") else None
+    given = os.environ.get("DATABASE_URL", "")
+    url = given if given.startswith("postgres") else None
     r = worker_kill_drill(
         database_url=url, sms=args.sms, overdue=args.overdue, kills=args.kills, sms_delay=args.delay,
         periodic=args.periodic, timeout=300,

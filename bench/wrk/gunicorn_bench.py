@@ -21,7 +21,7 @@ def _raise_intake_limits() -> None:
         setattr(throttle, name, replace(getattr(throttle, name), count=UNLIMITED))
 
 
-def pre_fork(server: Any, worker: Any) -> None:
+def pre_fork(server: Any, worker: Any) -> None:  # type: ignore[no-redef]  # replaces the imported hook
     _production_pre_fork(server, worker)
     _raise_intake_limits()
 
