@@ -103,8 +103,12 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
     return response
 
 
+def _same_request(stored: IdempotencyRecord, method: str, path: str, fingerprint: str) -> bool:
+    return (stored.method, stored.path, stored.fingerprint) == (method, path, fingerprint)
+
+
 def _answer(stored: IdempotencyRecord, method: str, path: str, fingerprint: str) -> HttpResponse:
-    if (stored.method, stored.path, stored.fingerprint) != (method, path, fingerprint):
+    if not _same_request(stored, method, path, fingerprint):
         raise ApiError(
             422, "idempotency_key_reused",
             _("该 Idempotency-Key 已用于另一个请求，请为新的请求使用新的标识。"),
@@ -153,14 +157,12 @@ def idempotent(view: View) -> View:
             twin = _twin(user, key)
             if twin is None:
                 raise
-            if isinstance(error, IntegrityError) or (twin.method, twin.path, twin.fingerprint) == (
-                method, path, fingerprint
-            ):
+            if isinstance(error, IntegrityError) or _same_request(twin, method, path, fingerprint):
                 return _answer(twin, method, path, fingerprint)
             raise
         if not 200 <= response.status_code < 300:
             twin = _twin(user, key)
-            if twin is not None and (twin.method, twin.path, twin.fingerprint) == (method, path, fingerprint):
+            if twin is not None and _same_request(twin, method, path, fingerprint):
                 return _replay(twin)
         return response
 

@@ -213,7 +213,7 @@ def dispatch_units_for_user(user: AnyUser, case: Case) -> QuerySet[HandlingUnit]
 
 def intake_level(case: Case) -> str:
     """The lowest command centre a case can be managed by: the town for a case placed in a
-    village, otherwise the level of the region it is placed in (services.initial_level)."""
+    village, otherwise the level of the region it is placed in (services.intake_routing)."""
     level = case.region.level
     return RegionLevel.TOWN if level == RegionLevel.VILLAGE else level
 

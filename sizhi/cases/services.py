@@ -200,12 +200,6 @@ def _scan_for_alerts_after_commit() -> None:
     scan_after_commit()
 
 
-def initial_level(region: Region) -> str:
-    """Intake starts at the lowest staffed command centre: from the town up for a placed case,
-    else from the region's own level."""
-    return intake_routing(region)[1]
-
-
 def intake_routing(region: Region) -> tuple[list[User], str]:
     """Who is told of a new report in `region` and the level it starts at, from one read of the
     dispatchers whose scope holds the place (transitions.managing_level and dispatchers_for

@@ -52,7 +52,7 @@ from sizhi.accounts.models import ADMIN_ROLES, DISPATCHER_ROLES, Membership, Rol
 from sizhi.accounts.selectors import active_memberships
 from sizhi.cases.models import Case, CaseEvent, Category
 from sizhi.cases.text import clean_text
-from sizhi.cases.transitions import dispatchers_for
+from sizhi.cases.transitions import choose_dispatchers, dispatcher_memberships, dispatchers_for
 from sizhi.cases.workflow import CaseAction, Channel
 from sizhi.insight.lexicon import NEGATION_WINDOW, NEGATIONS
 from sizhi.insight.models import Alert, AlertCursor, AlertKind, AlertSeverity, RiskKind, RiskTerm
@@ -344,24 +344,6 @@ def _place_prefixes(region_code: str) -> list[str]:
     return [region_code[:n] for n in (4, 6, 9, 12)]
 
 
-def _dispatchers_for_place(region_code: str, level: str) -> list[User]:
-    """Dispatchers at `level` whose scope holds the place; when there are none, those of the
-    lowest staffed centre above it (cases.transitions.dispatchers_for, for a place)."""
-    memberships = [
-        m for m in Membership.objects.filter(
-            is_active=True, role__in=list(DISPATCHER_ROLES), scope__prefix__in=_place_prefixes(region_code)
-        ).select_related("user", "scope")
-        if m.scope is not None
-    ]
-    if not memberships:
-        return []
-    chosen = [m for m in memberships if m.scope is not None and m.scope.level == level]
-    if not chosen:
-        lowest = max(len(m.scope.prefix) for m in memberships if m.scope is not None)
-        chosen = [m for m in memberships if m.scope is not None and len(m.scope.prefix) == lowest]
-    return [m.user for m in chosen]
-
-
 def leaders_for(region_code: str) -> list[User]:
     return [
         m.user for m in Membership.objects.filter(
@@ -374,7 +356,7 @@ def recipients(alert: Alert) -> list[User]:
     if alert.case is not None:
         dispatchers = dispatchers_for(alert.case)
     else:
-        dispatchers = _dispatchers_for_place(alert.region_code, RegionLevel.TOWN)
+        dispatchers = choose_dispatchers(dispatcher_memberships(alert.region_code), RegionLevel.TOWN)
     users = {u.pk: u for u in [*dispatchers, *leaders_for(alert.region_code)] if u.is_active}
     return list(users.values())
 
